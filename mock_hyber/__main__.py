@@ -1,0 +1,5 @@
+import sys
+
+from mock_hyber.cli import main
+
+sys.exit(main())

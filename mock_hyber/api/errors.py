@@ -1,0 +1,67 @@
+"""Every error leaves the server as a Hyber-shaped body: {"error_code": N, "error_text": "..."}."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
+
+from mock_hyber.api.responses import OrjsonResponse
+from mock_hyber.errors import HyberError
+from mock_hyber.service.validation import field_path
+
+log = logging.getLogger("mock_hyber")
+
+_BY_HTTP_STATUS = {
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "body_too_large",
+    415: "unsupported_media_type",
+    401: "unauthorized",
+}
+
+
+def error_response(error: HyberError) -> Response:
+    headers = {"WWW-Authenticate": 'Basic realm="hyber"'} if error.http_status == 401 else None
+    return OrjsonResponse(error.body(), status_code=error.http_status, headers=headers)
+
+
+async def _hyber(_: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HyberError)
+    return error_response(exc)
+
+
+async def _http(_: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)
+    name = _BY_HTTP_STATUS.get(exc.status_code)
+    if name is None:
+        error = HyberError(10000 + exc.status_code, str(exc.detail), exc.status_code)
+    else:
+        error = HyberError.named(name)
+    response = error_response(error)
+    if exc.headers:
+        response.headers.update(exc.headers)
+    return response
+
+
+async def _validation(_: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    first = exc.errors()[0]
+    loc = tuple(part for part in first.get("loc", ()) if part not in ("query", "body", "path"))
+    detail = f"{field_path(loc) or 'request'}: {first.get('msg', 'invalid')}"
+    return error_response(HyberError.named("invalid_parameter", detail))
+
+
+async def _unexpected(request: Request, exc: Exception) -> Response:
+    log.exception("unexpected error on %s %s", request.method, request.url.path)
+    return error_response(HyberError.named("internal_error"))
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(HyberError, _hyber)
+    app.add_exception_handler(StarletteHTTPException, _http)
+    app.add_exception_handler(RequestValidationError, _validation)
+    app.add_exception_handler(Exception, _unexpected)

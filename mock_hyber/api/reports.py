@@ -1,0 +1,87 @@
+"""Provider routes that report: campaign status and the simple/advanced delivery reports."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends
+
+from mock_hyber.api.deps import authenticated_account
+from mock_hyber.api.responses import OrjsonResponse
+from mock_hyber.errors import HyberError
+from mock_hyber.schemas.responses import AdvancedReport, ErrorBody, SimpleReport, StatusReport
+from mock_hyber.service.reports import ReportBuilder
+from mock_hyber.state import AccountState
+from mock_hyber.store.models import Message
+
+router = APIRouter(tags=["reports"])
+_errors: dict[int | str, dict[str, Any]] = {status: {"model": ErrorBody} for status in (401, 404)}
+Account = Depends(authenticated_account)
+
+
+@router.get(
+    "/{client_id}/status/{job_id}",
+    summary="Campaign status report: one item per recipient",
+    response_model=StatusReport,
+    responses=_errors,
+)
+async def campaign_status(job_id: str, account: AccountState = Account) -> OrjsonResponse:
+    job = account.store.job(job_id)
+    if job is None or job.kind == "single":
+        raise HyberError.named("job_not_found", job_id)
+    build = ReportBuilder().status_item
+    return OrjsonResponse({"messages": [build(message) for message in job.messages]})
+
+
+def _by_id(account: AccountState, message_id: str) -> Message:
+    message = account.store.message(message_id)
+    if message is None:
+        raise HyberError.named("message_not_found", message_id)
+    return message
+
+
+def _by_extra_id(account: AccountState, extra_id: str) -> Message:
+    message = account.store.latest_by_extra_id(extra_id)
+    if message is None:
+        raise HyberError.named("message_not_found", f"extra_id {extra_id}")
+    return message
+
+
+@router.get(
+    "/{client_id}/api/dr/{message_id}/simple",
+    summary="Simple delivery report by message_id",
+    response_model=SimpleReport,
+    responses=_errors,
+)
+async def simple_dr(message_id: str, account: AccountState = Account) -> OrjsonResponse:
+    return OrjsonResponse(ReportBuilder().simple_dr(_by_id(account, message_id)))
+
+
+@router.get(
+    "/{client_id}/api/dr/{message_id}/advanced",
+    summary="Advanced delivery report (one entry per channel) by message_id",
+    response_model=AdvancedReport,
+    responses=_errors,
+)
+async def advanced_dr(message_id: str, account: AccountState = Account) -> OrjsonResponse:
+    return OrjsonResponse(ReportBuilder().advanced_dr(_by_id(account, message_id)))
+
+
+@router.get(
+    "/{client_id}/api/dr/external/{extra_id}/simple",
+    summary="Simple delivery report by extra_id (the latest message with it)",
+    response_model=SimpleReport,
+    responses=_errors,
+)
+async def simple_dr_external(extra_id: str, account: AccountState = Account) -> OrjsonResponse:
+    return OrjsonResponse(ReportBuilder().simple_dr(_by_extra_id(account, extra_id)))
+
+
+@router.get(
+    "/{client_id}/api/dr/external/{extra_id}/advanced",
+    summary="Advanced delivery report by extra_id (the latest message with it)",
+    response_model=AdvancedReport,
+    responses=_errors,
+)
+async def advanced_dr_external(extra_id: str, account: AccountState = Account) -> OrjsonResponse:
+    return OrjsonResponse(ReportBuilder().advanced_dr(_by_extra_id(account, extra_id)))

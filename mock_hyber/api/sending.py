@@ -1,0 +1,90 @@
+"""Provider routes that send: single, batch and broadcast, async and sync."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends
+
+from mock_hyber.api.deps import authenticated_account, json_body
+from mock_hyber.api.openapi import request_body
+from mock_hyber.api.responses import OrjsonResponse
+from mock_hyber.schemas.responses import (
+    ErrorBody,
+    JobIdResponse,
+    MessageIdResponse,
+    SyncResponse,
+)
+from mock_hyber.service.accept import SendingService
+from mock_hyber.service.reports import ReportBuilder
+from mock_hyber.state import AccountState
+
+router = APIRouter(tags=["sending"])
+_errors: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorBody} for status in (400, 401, 404, 415)
+}
+Account = Depends(authenticated_account)
+Body = Depends(json_body)
+
+
+def _sync(job_messages: list[Any]) -> OrjsonResponse:
+    build = ReportBuilder().acceptance_item
+    return OrjsonResponse({"messages": [build(message) for message in job_messages]})
+
+
+@router.post(
+    "/{client_id}",
+    summary="Send one message (cascade over its channels)",
+    response_model=MessageIdResponse,
+    responses=_errors,
+    openapi_extra=request_body("SingleRequest"),
+)
+async def send_single(account: AccountState = Account, body: Any = Body) -> OrjsonResponse:
+    message = SendingService(account).send_single(body)
+    return OrjsonResponse({"message_id": message.message_id})
+
+
+@router.post(
+    "/{client_id}/batch",
+    summary="Mass send, one text per recipient (async)",
+    response_model=JobIdResponse,
+    responses=_errors,
+    openapi_extra=request_body("BatchRequest"),
+)
+async def send_batch(account: AccountState = Account, body: Any = Body) -> OrjsonResponse:
+    job = SendingService(account).send_batch(body)
+    return OrjsonResponse({"job_id": job.job_id})
+
+
+@router.post(
+    "/{client_id}/batch/sync",
+    summary="Mass send, one text per recipient (answer per recipient)",
+    response_model=SyncResponse,
+    responses=_errors,
+    openapi_extra=request_body("BatchRequest"),
+)
+async def send_batch_sync(account: AccountState = Account, body: Any = Body) -> OrjsonResponse:
+    return _sync(SendingService(account).send_batch(body).messages)
+
+
+@router.post(
+    "/{client_id}/broadcast",
+    summary="Mass send with %key% personalisation (async)",
+    response_model=JobIdResponse,
+    responses=_errors,
+    openapi_extra=request_body("BroadcastRequest"),
+)
+async def send_broadcast(account: AccountState = Account, body: Any = Body) -> OrjsonResponse:
+    job = SendingService(account).send_broadcast(body)
+    return OrjsonResponse({"job_id": job.job_id})
+
+
+@router.post(
+    "/{client_id}/broadcast/sync",
+    summary="Mass send with %key% personalisation (answer per recipient)",
+    response_model=SyncResponse,
+    responses=_errors,
+    openapi_extra=request_body("BroadcastRequest"),
+)
+async def send_broadcast_sync(account: AccountState = Account, body: Any = Body) -> OrjsonResponse:
+    return _sync(SendingService(account).send_broadcast(body).messages)

@@ -1,0 +1,35 @@
+"""create_app(settings) -> the FastAPI application: provider routes, control plane, errors."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from mock_hyber.api import control, reports, sending
+from mock_hyber.api.errors import install_error_handlers
+from mock_hyber.api.openapi import install_openapi
+from mock_hyber.config import Settings
+from mock_hyber.state import Backend
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+    app = FastAPI(
+        title="mock_hyber",
+        version=_version(),
+        description="A stateful simulator of the GMS Hyber JSON V2 messaging API.",
+    )
+    app.state.settings = settings
+    app.state.backend = Backend(settings)
+    install_error_handlers(app)
+    # The control plane first: its fixed paths must win over the provider's /{client_id}.
+    app.include_router(control.router)
+    app.include_router(sending.router)
+    app.include_router(reports.router)
+    install_openapi(app)
+    return app
+
+
+def _version() -> str:
+    from mock_hyber import __version__
+
+    return __version__

@@ -1,0 +1,117 @@
+"""Settings: environment (MOCK_HYBER_*), an optional YAML/JSON config file, and CLI overrides."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
+
+DEFAULT_CLIENT_ID = "1001"
+DEFAULT_LOGIN = "hyber"
+DEFAULT_PASSWORD = "hyber"
+
+
+class Account(BaseModel):
+    """One Hyber account: the numeric client_id in the URL path and its Basic-auth credentials."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    client_id: Annotated[str, Field(pattern=r"^\d{1,20}$")]
+    login: Annotated[str, Field(min_length=1)]
+    password: Annotated[str, Field(min_length=1)]
+
+
+def parse_accounts(value: Any) -> Any:
+    """Accept a JSON list, a list of dicts, or the compact `id:login:password,...` form."""
+    if not isinstance(value, str):
+        return value
+    text = value.strip()
+    if text.startswith("["):
+        return json.loads(text)
+    accounts = []
+    for chunk in filter(None, (part.strip() for part in text.split(","))):
+        fields = chunk.split(":", 2)
+        if len(fields) != 3:
+            raise ValueError(f"account {chunk!r} is not client_id:login:password")
+        accounts.append(dict(zip(("client_id", "login", "password"), fields, strict=True)))
+    return accounts
+
+
+class Settings(BaseSettings):
+    """Every knob of the server. Each one is documented in the README's Configuration table."""
+
+    model_config = SettingsConfigDict(env_prefix="MOCK_HYBER_", extra="ignore")
+
+    host: str = "127.0.0.1"
+    port: int = Field(8080, ge=0, le=65535)
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    accounts: Annotated[list[Account], NoDecode] = Field(
+        default_factory=lambda: [
+            Account(client_id=DEFAULT_CLIENT_ID, login=DEFAULT_LOGIN, password=DEFAULT_PASSWORD)
+        ],
+        min_length=1,
+    )
+    seed: int | None = None
+    max_recipients: int = Field(50_000, ge=1)
+    phone_pattern: str = r"^[1-9][0-9]{9,14}$"
+    template_missing: Literal["keep", "empty", "reject"] = "keep"
+
+    @field_validator("accounts", mode="before")
+    @classmethod
+    def _accounts(cls, value: Any) -> Any:
+        return parse_accounts(value)
+
+    @field_validator("accounts")
+    @classmethod
+    def _unique_accounts(cls, value: list[Account]) -> list[Account]:
+        ids = [account.client_id for account in value]
+        if len(ids) != len(set(ids)):
+            raise ValueError("client_id values must be unique")
+        return value
+
+    @field_validator("phone_pattern")
+    @classmethod
+    def _pattern(cls, value: str) -> str:
+        re.compile(value)
+        return value
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # CLI flags beat the environment, which beats the config file.
+        return (init_settings, env_settings, ConfigFileSource(settings_cls))
+
+
+class ConfigFileSource(PydanticBaseSettingsSource):
+    """Reads the YAML or JSON file named by MOCK_HYBER_CONFIG (keys as in Settings)."""
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        path = os.environ.get("MOCK_HYBER_CONFIG")
+        if not path:
+            return {}
+        data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+        if not isinstance(data, dict):
+            raise ValueError(f"config file {path} must hold a mapping of settings")
+        return data
+
+
+def load_settings(config_file: str | os.PathLike[str] | None = None, **overrides: Any) -> Settings:
+    """Build Settings, optionally from a config file, with explicit overrides on top."""
+    if config_file is not None:
+        os.environ["MOCK_HYBER_CONFIG"] = str(config_file)
+    return Settings(**{key: value for key, value in overrides.items() if value is not None})

@@ -1,0 +1,82 @@
+"""The virtual clock. Nothing in the simulation reads wall time: it asks a clock.
+
+Virtual time runs at `speed` times real time from an anchor, can be frozen (speed kept for
+resume) and advanced by any non-negative amount. Times are seconds since the Unix epoch.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+
+class ClockError(ValueError):
+    pass
+
+
+class VirtualClock:
+    def __init__(
+        self,
+        start: float | None = None,
+        speed: float = 1.0,
+        frozen: bool = False,
+        monotonic: Callable[[], float] = time.monotonic,
+        wall: Callable[[], float] = time.time,
+    ) -> None:
+        if speed <= 0:
+            raise ClockError("speed must be above 0 (freeze the clock to stop it)")
+        self._monotonic = monotonic
+        self._anchor_real = monotonic()
+        self._anchor_virtual = wall() if start is None else float(start)
+        self._speed = float(speed)
+        self._frozen = frozen
+
+    def now(self) -> float:
+        if self._frozen:
+            return self._anchor_virtual
+        return self._anchor_virtual + (self._monotonic() - self._anchor_real) * self._speed
+
+    def now_ms(self) -> int:
+        return int(self.now() * 1000)
+
+    @property
+    def speed(self) -> float:
+        return self._speed
+
+    @property
+    def frozen(self) -> bool:
+        return self._frozen
+
+    def _reanchor(self) -> None:
+        self._anchor_virtual = self.now()
+        self._anchor_real = self._monotonic()
+
+    def set_speed(self, speed: float) -> None:
+        if speed <= 0:
+            raise ClockError("speed must be above 0 (freeze the clock to stop it)")
+        self._reanchor()
+        self._speed = float(speed)
+
+    def freeze(self) -> None:
+        self._reanchor()
+        self._frozen = True
+
+    def resume(self) -> None:
+        self._reanchor()
+        self._frozen = False
+
+    def advance(self, seconds: float) -> None:
+        if seconds < 0:
+            raise ClockError("the clock cannot go back: seconds must be >= 0")
+        self._reanchor()
+        self._anchor_virtual += seconds
+
+    def set_time(self, epoch_seconds: float) -> None:
+        """Jump to a point in time; only forward, so no planned event is skipped backwards."""
+        self.advance(max(0.0, epoch_seconds - self.now()))
+
+    def real_seconds_until(self, virtual_epoch: float) -> float | None:
+        """Real seconds until the clock reads `virtual_epoch`; None while frozen (never)."""
+        if self._frozen:
+            return None
+        return max(0.0, (virtual_epoch - self.now()) / self._speed)

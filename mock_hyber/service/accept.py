@@ -1,0 +1,231 @@
+"""Accepting a sending request: expand it into messages (one per recipient), decide per
+recipient whether it is accepted, give ids, count SMS parts, and store the job."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mock_hyber.engine.codes import default_catalogue
+from mock_hyber.engine.sms import segment_count
+from mock_hyber.errors import HyberError
+from mock_hyber.schemas.limits import CHANNEL_LIMITS, TOP_LEVEL_LIMITS
+from mock_hyber.schemas.requests import (
+    BatchRequest,
+    BroadcastRequest,
+    RequestBase,
+    SingleRequest,
+)
+from mock_hyber.service.ids import new_ids
+from mock_hyber.service.phones import echo_phone, normalize_phone
+from mock_hyber.service.templating import BroadcastTemplate, MissingVariable, as_text
+from mock_hyber.service.validation import check_request, parse_model
+from mock_hyber.state import AccountState
+from mock_hyber.store.models import Job, Message, State
+
+
+class _BatchEnvelope(BatchRequest):
+    messages: list[Any]  # items are checked by hand below: pydantic per item is too slow at 50k
+
+
+class _BroadcastEnvelope(BroadcastRequest):
+    recipients: list[Any]
+
+
+PHONE_INCORRECT = 36024
+TEMPLATE_INVALID = 36031
+
+
+class SendingService:
+    """Accepts single, batch and broadcast requests for one account."""
+
+    def __init__(self, account: AccountState) -> None:
+        self.account = account
+        self.catalogue = default_catalogue()
+
+    # -- entry points ---------------------------------------------------------------------
+
+    def send_single(self, body: Any) -> Message:
+        request = parse_model(SingleRequest, body)
+        start = check_request(request)
+        phone = normalize_phone(request.phone_number, self.account.phone_pattern)
+        if phone is None:
+            raise HyberError.named("phone_incorrect")
+        job_id, message_id = new_ids(self.account.rng, 2)
+        job = self._job(job_id, "single", request, start)
+        message = self._message(message_id, job, phone, request.extra_id)
+        message.sms_parts = self._sms_parts(job, message)
+        job.messages.append(message)
+        self.account.store.add_job(job)
+        return message
+
+    def send_batch(self, body: Any) -> Job:
+        items = self._recipients(body, "messages")
+        request = parse_model(_BatchEnvelope, body)
+        start = check_request(request, text_from_items=True)
+        ids = new_ids(self.account.rng, len(items) + 1)
+        job = self._job(ids[0], "batch", request, start)
+        channels = job.channels
+        text_limits = [(ch, CHANNEL_LIMITS[ch]["text"]) for ch in channels]
+        text_needed = any(
+            ch in ("sms", "push") and job.channel_options[ch].get("text") is None for ch in channels
+        )
+        pattern = self.account.phone_pattern
+        append = job.messages.append
+        for index, item in enumerate(items):
+            where = f"messages[{index}]"
+            if type(item) is not dict:
+                raise HyberError.named("invalid_parameter", f"{where}: must be an object")
+            extra_id = _extra_id(item.get("extra_id"), where)
+            text = item.get("text")
+            if text is not None:
+                text = _text(text, f"{where}.text")
+                for channel, limit in text_limits:
+                    problem = limit.problem(text)
+                    if problem:
+                        raise HyberError.named(
+                            "invalid_parameter", f"{where}.text: {problem} for {channel}"
+                        )
+            elif text_needed:
+                raise HyberError.named("missing_parameter", f"{where}.text")
+            message = self._recipient(ids[index + 1], job, item, pattern, extra_id)
+            message.text = text
+            if message.accepted:
+                message.sms_parts = self._sms_parts(job, message)
+            append(message)
+        self.account.store.add_job(job)
+        return job
+
+    def send_broadcast(self, body: Any) -> Job:
+        recipients = self._recipients(body, "recipients")
+        request = parse_model(_BroadcastEnvelope, body, templated=True)
+        start = check_request(request)
+        ids = new_ids(self.account.rng, len(recipients) + 1)
+        job = self._job(ids[0], "broadcast", request, start)
+        template = BroadcastTemplate(job.channel_options, self.account.settings.template_missing)
+        pattern = self.account.phone_pattern
+        append = job.messages.append
+        for index, recipient in enumerate(recipients):
+            where = f"recipients[{index}]"
+            if type(recipient) is not dict:
+                raise HyberError.named("invalid_parameter", f"{where}: must be an object")
+            extra_id = _extra_id(recipient.get("extra_id"), where)
+            message = self._recipient(ids[index + 1], job, recipient, pattern, extra_id)
+            if message.accepted and template:
+                self._personalise(message, template, recipient)
+            if message.accepted:
+                message.sms_parts = self._sms_parts(job, message)
+            append(message)
+        self.account.store.add_job(job)
+        return job
+
+    # -- pieces ---------------------------------------------------------------------------
+
+    def _recipients(self, body: Any, key: str) -> list[Any]:
+        """The recipient list, with its count checked before anything costly is done."""
+        items = body.get(key) if isinstance(body, dict) else None
+        if not isinstance(items, list):
+            return []  # the model check names the missing or mistyped field
+        limit = self.account.settings.max_recipients
+        if len(items) > limit:
+            raise HyberError.named(
+                "too_many_recipients", f"{key}: {len(items)} given, at most {limit} per request"
+            )
+        if not items:
+            raise HyberError.named("no_recipients", f"{key}: the list is empty")
+        return items
+
+    def _job(self, job_id: str, kind: str, request: RequestBase, start: float | None) -> Job:
+        channels = tuple(request.channels)
+        options = {
+            channel: getattr(request.channel_options, channel).model_dump(exclude_none=True)
+            for channel in channels
+        }
+        return Job(
+            job_id=job_id,
+            client_id=self.account.client_id,
+            kind=kind,
+            created_ms=self.account.clock.now_ms(),
+            channels=channels,
+            channel_options=options,
+            callback_url=request.callback_url,
+            start_ms=None if start is None else int(start * 1000),
+            tag=request.tag,
+            division_code=request.division_code,
+        )
+
+    def _message(self, message_id: str, job: Job, phone: str, extra_id: str | None) -> Message:
+        return Message(
+            message_id=message_id,
+            job=job,
+            phone=phone,
+            extra_id=extra_id,
+            created_ms=job.created_ms,
+            updated_ms=job.created_ms,
+            accepted=True,
+            state=State.PENDING,
+        )
+
+    def _recipient(
+        self, message_id: str, job: Job, item: dict[str, Any], pattern: Any, extra_id: str | None
+    ) -> Message:
+        raw_phone = item.get("phone_number")
+        phone = normalize_phone(raw_phone, pattern)
+        if phone is None:
+            message = self._message(message_id, job, echo_phone(raw_phone), extra_id)
+            self._reject(message, PHONE_INCORRECT)
+            return message
+        return self._message(message_id, job, phone, extra_id)
+
+    def _reject(self, message: Message, code: int, detail: str | None = None) -> None:
+        message.accepted = False
+        message.state = State.REJECTED
+        message.error_code = code
+        message.final_code = code
+        if detail:
+            entry = self.catalogue.by_code(code)
+            message.error_text = f"{entry.text}: {detail}" if entry else detail
+
+    def _personalise(
+        self, message: Message, template: BroadcastTemplate, recipient: dict[str, Any]
+    ) -> None:
+        try:
+            rendered = template.render(recipient)
+        except MissingVariable as missing:
+            self._reject(message, TEMPLATE_INVALID, f"%{missing.key}% has no value")
+            return
+        for channel, values in rendered.items():
+            limits = CHANNEL_LIMITS[channel]
+            for name, value in values.items():
+                limit = limits.get(name)
+                problem = limit.problem(value) if limit else None
+                if problem:
+                    detail = f"channel_options.{channel}.{name} {problem}"
+                    self._reject(message, TEMPLATE_INVALID, detail)
+                    return
+        message.personal = rendered
+
+    @staticmethod
+    def _sms_parts(job: Job, message: Message) -> int:
+        if "sms" not in job.channels:
+            return 0
+        text = message.option("sms", "text")
+        return segment_count(text) if text else 0
+
+
+def _extra_id(value: Any, where: str) -> str | None:
+    if value is None:
+        return None
+    text = _text(value, f"{where}.extra_id")
+    problem = TOP_LEVEL_LIMITS["extra_id"].problem(text)
+    if problem:
+        raise HyberError.named("invalid_parameter", f"{where}.extra_id: {problem}")
+    return text
+
+
+def _text(value: Any, where: str) -> str:
+    """A string parameter; numbers are taken as their text, as lenient clients send them."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return as_text(value)
+    raise HyberError.named("invalid_parameter", f"{where}: must be a string")

@@ -1,0 +1,109 @@
+"""Request-level validation: turns a parsed JSON body into a checked request model, or raises a
+HyberError naming the offending field. Per-recipient checks live in `recipients.py`."""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ValidationError
+
+from mock_hyber.errors import HyberError
+from mock_hyber.schemas.requests import CHANNEL_NAMES, RequestBase
+from mock_hyber.service.timeparse import parse_start_time
+
+Model = TypeVar("Model", bound=BaseModel)
+
+# What each channel needs to have something to send, besides its mandatory fields.
+CONTENT_FIELDS = {
+    "viber": ("text", "img", "action"),
+    "whatsapp": ("text", "img", "doc", "audio", "video", "latitude"),
+    "sms": ("text",),
+    "push": ("text",),
+}
+
+
+def field_path(loc: tuple[int | str, ...]) -> str:
+    path = ""
+    for part in loc:
+        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
+    return path
+
+
+def parse_model(model: type[Model], body: Any, templated: bool = False) -> Model:
+    """Validate `body` against `model`, raising the first problem as a Hyber error."""
+    if not isinstance(body, dict):
+        raise HyberError.named("invalid_parameter", "the request body must be a JSON object")
+    try:
+        return model.model_validate(body, context={"templated": templated})
+    except ValidationError as exc:
+        first = exc.errors(include_url=False)[0]
+        path = field_path(first["loc"]) or "body"
+        if first["type"] == "missing":
+            raise HyberError.named("missing_parameter", path) from None
+        raise HyberError.named("invalid_parameter", f"{path}: {first['msg']}") from None
+
+
+def check_channels(request: RequestBase, text_from_items: bool) -> None:
+    """Channel names, duplicates, one options entry per channel, and something to send."""
+    if not request.channels:
+        raise HyberError.named("invalid_parameter", "channels: list at least one channel")
+    seen: set[str] = set()
+    for index, channel in enumerate(request.channels):
+        if channel not in CHANNEL_NAMES:
+            known = ", ".join(CHANNEL_NAMES)
+            raise HyberError.named(
+                "unknown_channel", f"channels[{index}]: {channel!r} (known: {known})"
+            )
+        if channel in seen:
+            raise HyberError.named("duplicate_channel", f"channels[{index}]: {channel!r}")
+        seen.add(channel)
+        options = getattr(request.channel_options, channel)
+        if options is None:
+            raise HyberError.named("missing_channel_options", f"channel_options.{channel}")
+        _check_content(channel, options, text_from_items)
+
+
+def _check_content(channel: str, options: BaseModel, text_from_items: bool) -> None:
+    where = f"channel_options.{channel}"
+    present = {name for name in CONTENT_FIELDS[channel] if getattr(options, name) is not None}
+    if text_from_items:
+        present.add("text")
+    if not present:
+        if channel in ("sms", "push"):
+            raise HyberError.named("missing_parameter", f"{where}.text")
+        wanted = " or ".join(CONTENT_FIELDS[channel])
+        raise HyberError.named("missing_parameter", f"{where}: one of {wanted}")
+    if getattr(options, "caption", None) is not None and getattr(options, "action", None) is None:
+        raise HyberError.named("missing_parameter", f"{where}.action (a button needs its URL)")
+    if channel == "viber" and options.file_name is not None and options.action is None:
+        raise HyberError.named("missing_parameter", f"{where}.action (the file's URL)")
+    if channel == "whatsapp" and (options.latitude is None) != (options.longitude is None):
+        raise HyberError.named("missing_parameter", f"{where}: latitude and longitude together")
+
+
+def check_callback_url(url: str | None) -> None:
+    if url is None:
+        return
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise HyberError.named("invalid_parameter", "callback_url: must be an http(s) URL")
+
+
+def start_time_seconds(value: str | None) -> float | None:
+    if value is None:
+        return None
+    try:
+        return parse_start_time(value)
+    except ValueError:
+        raise HyberError.named(
+            "invalid_parameter",
+            "start_time: expected 'YYYY-MM-DD hh:mm:ss' with an optional offset like +03:00",
+        ) from None
+
+
+def check_request(request: RequestBase, text_from_items: bool = False) -> float | None:
+    """All request-level rules shared by single, batch and broadcast; returns start_time."""
+    check_channels(request, text_from_items)
+    check_callback_url(request.callback_url)
+    return start_time_seconds(request.start_time)

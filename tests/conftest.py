@@ -1,0 +1,49 @@
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from mock_hyber.config import Settings
+from mock_hyber.testing.server import LiveServer
+
+ROOT = Path(__file__).resolve().parent.parent
+SPEC = ROOT / "fixtures" / "spec"
+
+ACCOUNTS = "1001:alice:secret,1002:bob:pw"
+ALICE = ("alice", "secret")
+BOB = ("bob", "pw")
+
+
+def spec_fixtures() -> list[dict[str, Any]]:
+    return json.loads((SPEC / "index.json").read_text())
+
+
+def load_fixture(name: str) -> dict[str, Any]:
+    return json.loads((SPEC / name).read_text())
+
+
+@pytest.fixture(scope="session")
+def server() -> Iterator[LiveServer]:
+    settings = Settings(accounts=ACCOUNTS, seed=42)
+    with LiveServer(settings) as live:
+        yield live
+
+
+@pytest.fixture
+def client(server: LiveServer) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=server.url, timeout=30) as http:
+        http.post("/_mock/reset").raise_for_status()
+        yield http
+
+
+@pytest.fixture
+def alice(server: LiveServer) -> Iterator[httpx.Client]:
+    """A client of account 1001 with its credentials; the account is reset first."""
+    with httpx.Client(base_url=f"{server.url}/1001", auth=ALICE, timeout=30) as http:
+        httpx.post(f"{server.url}/_mock/reset").raise_for_status()
+        yield http
