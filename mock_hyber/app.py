@@ -2,13 +2,28 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from fastapi import FastAPI
 
 from mock_hyber.api import control, reports, sending
 from mock_hyber.api.errors import install_error_handlers
 from mock_hyber.api.openapi import install_openapi
 from mock_hyber.config import Settings
+from mock_hyber.engine.runner import Runner
 from mock_hyber.state import Backend
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    runner = Runner(app.state.backend.accounts.values())
+    app.state.runner = runner
+    runner.start()
+    try:
+        yield
+    finally:
+        await runner.stop()
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -17,6 +32,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         title="mock_hyber",
         version=_version(),
         description="A stateful simulator of the GMS Hyber JSON V2 messaging API.",
+        lifespan=lifespan,
     )
     app.state.settings = settings
     app.state.backend = Backend(settings)

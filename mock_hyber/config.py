@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -61,6 +62,12 @@ class Settings(BaseSettings):
     max_recipients: int = Field(50_000, ge=1)
     phone_pattern: str = r"^[1-9][0-9]{9,14}$"
     template_missing: Literal["keep", "empty", "reject"] = "keep"
+    clock_speed: float = Field(1.0, gt=0)
+    clock_frozen: bool = False
+    clock_start: datetime | None = None
+    scenarios_file: Path | None = None
+    profile_file: Path | None = None
+    codes_file: Path | None = None
 
     @field_validator("accounts", mode="before")
     @classmethod

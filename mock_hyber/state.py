@@ -1,5 +1,6 @@
 """The root of all state: one AccountState per configured account, each with its own store,
-clock and seeded random source. `reset()` here is the one reset every caller uses."""
+clock, engine, planner and seeded random source. `reset()` here is the one reset every caller
+uses: the pytest fixture, `POST /_mock/reset` and the tests."""
 
 from __future__ import annotations
 
@@ -9,16 +10,35 @@ import secrets
 
 from mock_hyber.config import Account, Settings
 from mock_hyber.engine.clock import VirtualClock
+from mock_hyber.engine.codes import Catalogue, default_catalogue, use_codes_file
+from mock_hyber.engine.engine import AccountEngine, Listener
+from mock_hyber.engine.planner import Planner
+from mock_hyber.engine.profile import Profile, load_profile
+from mock_hyber.engine.rules import ScenarioFile, load_magic, load_scenarios
 from mock_hyber.store.memory import MemoryStore
 
 
+def merge_profile(base: Profile, overrides: dict[str, object] | None) -> Profile:
+    """`base` with per-channel overrides (nested keys replace the base's)."""
+    if not overrides:
+        return base
+    data = base.model_dump()
+    for channel, values in overrides.items():
+        if not isinstance(values, dict):
+            raise ValueError(f"profile.{channel} must be a mapping")
+        data[channel] = {**data.get(channel, {}), **values}
+    return Profile.model_validate(data)
+
+
 class AccountState:
-    def __init__(self, account: Account, settings: Settings, seed: int) -> None:
+    def __init__(self, account: Account, backend: Backend) -> None:
         self.account = account
-        self.settings = settings
-        self.seed = seed
+        self.backend = backend
+        self.settings = backend.settings
         self.store = MemoryStore()
-        self.phone_pattern = re.compile(settings.phone_pattern)
+        self.phone_pattern = re.compile(self.settings.phone_pattern)
+        self.clock = self._startup_clock()
+        self.engine = AccountEngine(self.clock, backend.startup_planner(self.client_id))
         self.reset()
 
     @property
@@ -26,22 +46,57 @@ class AccountState:
         return self.account.client_id
 
     def reset(self) -> None:
-        """Forget every job and message, and restart the clock and the random source, so the
-        same requests after a reset give the same ids and outcomes."""
+        """Forget every job and message; restore the start-up clock, scenarios and profile;
+        restart the random source. The same requests after a reset give the same results."""
         self.store.reset()
-        self.clock = VirtualClock()
+        self.clock = self._startup_clock()
         # Seeding with a string is stable across runs (it is hashed with SHA-512).
-        self.rng = random.Random(f"{self.seed}/{self.client_id}")
+        self.rng = random.Random(f"{self.backend.seed}/{self.client_id}")
+        self.engine.reset(self.clock, self.backend.startup_planner(self.client_id))
+        self.scenarios = self.backend.startup_scenarios
+
+    def _startup_clock(self) -> VirtualClock:
+        settings = self.settings
+        start = settings.clock_start.timestamp() if settings.clock_start else None
+        return VirtualClock(start, settings.clock_speed, settings.clock_frozen)
+
+    def use_scenarios(self, scenarios: ScenarioFile) -> None:
+        """New rules and profile for messages accepted from now on."""
+        base = self.backend.profile
+        planner = self.engine.planner.with_rules(
+            scenarios.rules, merge_profile(base, scenarios.profile)
+        )
+        self.engine.planner = planner
+        self.scenarios = scenarios
+
+    def add_listener(self, listener: Listener) -> None:
+        self.engine.listeners.append(listener)
 
 
 class Backend:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.seed = settings.seed if settings.seed is not None else secrets.randbits(32)
+        if settings.codes_file is not None:
+            use_codes_file(settings.codes_file)
+        self.catalogue: Catalogue = default_catalogue()
+        self.profile = load_profile(settings.profile_file)
+        self.magic = load_magic()
+        self.startup_scenarios = (
+            load_scenarios(settings.scenarios_file) if settings.scenarios_file else ScenarioFile()
+        )
         self.accounts = {
-            account.client_id: AccountState(account, settings, self.seed)
-            for account in settings.accounts
+            account.client_id: AccountState(account, self) for account in settings.accounts
         }
+
+    def startup_planner(self, client_id: str) -> Planner:
+        return Planner(
+            self.catalogue,
+            merge_profile(self.profile, self.startup_scenarios.profile),
+            self.magic,
+            self.startup_scenarios.rules,
+            Planner.key_for(self.seed, client_id),
+        )
 
     def account(self, client_id: str) -> AccountState | None:
         return self.accounts.get(client_id)

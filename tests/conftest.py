@@ -29,7 +29,10 @@ def load_fixture(name: str) -> dict[str, Any]:
 
 @pytest.fixture(scope="session")
 def server() -> Iterator[LiveServer]:
-    settings = Settings(accounts=ACCOUNTS, seed=42)
+    # A frozen clock: nothing happens to a message until a test advances time.
+    settings = Settings(
+        accounts=ACCOUNTS, seed=42, clock_frozen=True, clock_start="2026-01-01T00:00:00Z"
+    )
     with LiveServer(settings) as live:
         yield live
 

@@ -1,15 +1,81 @@
-"""The control and inspection plane, all under /_mock (provider paths start with a number)."""
+"""The control and inspection plane, all under /_mock (provider paths start with a number).
+
+The whole route table is in this file, so it reads at a glance.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import Any
+
+import orjson
 from fastapi import APIRouter, Request
+from pydantic import BaseModel, Field, ValidationError
 
 from mock_hyber import __version__
 from mock_hyber.api.deps import backend_of
 from mock_hyber.api.responses import OrjsonResponse
+from mock_hyber.engine.clock import ClockError
+from mock_hyber.engine.rules import parse_scenarios
 from mock_hyber.errors import HyberError
+from mock_hyber.service.inspect import clock_view, message_view
+from mock_hyber.service.reports import ReportBuilder
+from mock_hyber.state import AccountState, Backend
 
 router = APIRouter(prefix="/_mock", tags=["control"])
+
+
+def _accounts(backend: Backend, client_id: str | None) -> list[AccountState]:
+    """The named account, or every account when none is named."""
+    if client_id is None:
+        return list(backend.accounts.values())
+    account = backend.account(client_id)
+    if account is None:
+        raise HyberError.named("not_found", f"no account with client_id {client_id}")
+    return [account]
+
+
+async def _json_object(request: Request) -> dict[str, Any]:
+    raw = await request.body()
+    if not raw.strip():
+        return {}
+    try:
+        data = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise HyberError.named("malformed_json", str(exc)) from None
+    if not isinstance(data, dict):
+        raise HyberError.named("invalid_parameter", "the body must be a JSON object")
+    return data
+
+
+def _clocks(accounts: Iterable[AccountState]) -> OrjsonResponse:
+    return OrjsonResponse({"clocks": {a.client_id: clock_view(a) for a in accounts}})
+
+
+def _wake(request: Request) -> None:
+    runner = getattr(request.app.state, "runner", None)
+    if runner is not None:
+        runner.wake()
+
+
+class ClockChange(BaseModel):
+    client_id: str | None = None
+    seconds: float | None = Field(None, ge=0)
+    speed: float | None = Field(None, gt=0)
+    frozen: bool | None = None
+
+
+async def _clock_change(request: Request, client_id: str | None) -> tuple[ClockChange, list]:
+    try:
+        change = ClockChange.model_validate(await _json_object(request))
+    except ValidationError as exc:
+        first = exc.errors(include_url=False)[0]
+        where = ".".join(str(part) for part in first["loc"])
+        raise HyberError.named("invalid_parameter", f"{where}: {first['msg']}") from None
+    return change, _accounts(backend_of(request), client_id or change.client_id)
+
+
+# -- health, magic, codes -------------------------------------------------------------------
 
 
 @router.get("/health", summary="Liveness and readiness")
@@ -26,10 +92,130 @@ async def health(request: Request) -> OrjsonResponse:
     )
 
 
+@router.get("/magic", summary="The magic phone numbers and what each one does")
+async def magic(request: Request) -> OrjsonResponse:
+    numbers = backend_of(request).magic
+    return OrjsonResponse(
+        {"magic_numbers": [number.model_dump(exclude_defaults=True) for number in numbers]}
+    )
+
+
+@router.get("/codes", summary="The code catalogue in use")
+async def codes(request: Request) -> OrjsonResponse:
+    return OrjsonResponse(backend_of(request).catalogue.as_dict())
+
+
+# -- reset ------------------------------------------------------------------------------------
+
+
 @router.post("/reset", summary="Wipe one account (?client_id=) or every account")
 async def reset(request: Request, client_id: str | None = None) -> OrjsonResponse:
     backend = backend_of(request)
-    if client_id is not None and backend.account(client_id) is None:
-        raise HyberError.named("not_found", f"no account with client_id {client_id}")
-    backend.reset(client_id)
-    return OrjsonResponse({"reset": [client_id] if client_id else sorted(backend.accounts)})
+    accounts = _accounts(backend, client_id)
+    for account in accounts:
+        account.reset()
+    _wake(request)
+    return OrjsonResponse({"reset": [account.client_id for account in accounts]})
+
+
+# -- clock ------------------------------------------------------------------------------------
+
+
+@router.get("/clock", summary="The virtual clock of each account (or ?client_id=)")
+async def get_clock(request: Request, client_id: str | None = None) -> OrjsonResponse:
+    return _clocks(_accounts(backend_of(request), client_id))
+
+
+@router.post("/clock", summary="Set speed and/or frozen: {speed, frozen, client_id}")
+async def set_clock(request: Request, client_id: str | None = None) -> OrjsonResponse:
+    change, accounts = await _clock_change(request, client_id)
+    for account in accounts:
+        if change.speed is not None:
+            account.clock.set_speed(change.speed)
+        if change.frozen is True:
+            account.clock.freeze()
+        elif change.frozen is False:
+            account.clock.resume()
+        account.engine.run_due()
+    _wake(request)
+    return _clocks(accounts)
+
+
+@router.post(
+    "/clock/advance",
+    summary="Move virtual time forward {seconds} and run every event due by then",
+)
+async def advance_clock(request: Request, client_id: str | None = None) -> OrjsonResponse:
+    change, accounts = await _clock_change(request, client_id)
+    if change.seconds is None:
+        raise HyberError.named("missing_parameter", "seconds")
+    for account in accounts:
+        try:
+            account.clock.advance(change.seconds)
+        except ClockError as exc:
+            raise HyberError.named("invalid_parameter", f"seconds: {exc}") from None
+        account.engine.run_due()
+    _wake(request)
+    return _clocks(accounts)
+
+
+@router.post("/clock/freeze", summary="Stop virtual time (events wait for an advance)")
+async def freeze_clock(request: Request, client_id: str | None = None) -> OrjsonResponse:
+    _, accounts = await _clock_change(request, client_id)
+    for account in accounts:
+        account.clock.freeze()
+    _wake(request)
+    return _clocks(accounts)
+
+
+@router.post("/clock/resume", summary="Let virtual time run again at its speed")
+async def resume_clock(request: Request, client_id: str | None = None) -> OrjsonResponse:
+    _, accounts = await _clock_change(request, client_id)
+    for account in accounts:
+        account.clock.resume()
+    _wake(request)
+    return _clocks(accounts)
+
+
+# -- scenarios --------------------------------------------------------------------------------
+
+
+@router.get("/scenarios", summary="Scenario rules and random profile in force")
+async def get_scenarios(request: Request, client_id: str | None = None) -> OrjsonResponse:
+    accounts = _accounts(backend_of(request), client_id)
+    return OrjsonResponse(
+        {"scenarios": {a.client_id: a.engine.planner.describe() for a in accounts}}
+    )
+
+
+@router.put(
+    "/scenarios",
+    summary="Replace the scenario rules (YAML or JSON) for messages accepted from now on",
+)
+async def put_scenarios(request: Request, client_id: str | None = None) -> OrjsonResponse:
+    accounts = _accounts(backend_of(request), client_id)
+    try:
+        scenarios = parse_scenarios(await request.body())
+        for account in accounts:
+            account.use_scenarios(scenarios)
+    except ValidationError as exc:
+        first = exc.errors(include_url=False)[0]
+        where = ".".join(str(part) for part in first["loc"]) or "scenarios"
+        raise HyberError.named("invalid_parameter", f"{where}: {first['msg']}") from None
+    except ValueError as exc:  # YAML syntax errors and bad profile overrides
+        raise HyberError.named("invalid_parameter", f"scenarios: {exc}") from None
+    return OrjsonResponse(
+        {"scenarios": {a.client_id: a.engine.planner.describe() for a in accounts}}
+    )
+
+
+# -- inspection -------------------------------------------------------------------------------
+
+
+@router.get("/messages/{message_id}", summary="One message: state, reports and planned life")
+async def get_message(request: Request, message_id: str) -> OrjsonResponse:
+    for account in backend_of(request).accounts.values():
+        message = account.store.message(message_id)
+        if message is not None:
+            return OrjsonResponse(message_view(message, ReportBuilder()))
+    raise HyberError.named("message_not_found", message_id)

@@ -78,6 +78,16 @@ def load_catalogue(path: str | os.PathLike[str] | None = None) -> Catalogue:
     return Catalogue(CatalogueFile.model_validate(yaml.safe_load(text)))
 
 
+_configured: str | None = None
+
+
+def use_codes_file(path: str | os.PathLike[str] | None) -> None:
+    """Make `path` (or the built-in file, for None) the catalogue of this process."""
+    global _configured
+    _configured = None if path is None else str(path)
+    default_catalogue.cache_clear()
+
+
 @cache
 def default_catalogue() -> Catalogue:
-    return load_catalogue(os.environ.get("MOCK_HYBER_CODES_FILE") or None)
+    return load_catalogue(_configured or os.environ.get("MOCK_HYBER_CODES_FILE") or None)

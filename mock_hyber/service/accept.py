@@ -50,12 +50,16 @@ class SendingService:
         phone = normalize_phone(request.phone_number, self.account.phone_pattern)
         if phone is None:
             raise HyberError.named("phone_incorrect")
+        refusal = self._refusal(phone, request.extra_id, request.tag, tuple(request.channels))
+        if refusal is not None:
+            entry = self.catalogue.by_code(refusal)
+            raise HyberError(refusal, entry.text if entry else "Rejected", 400)
         job_id, message_id = new_ids(self.account.rng, 2)
         job = self._job(job_id, "single", request, start)
         message = self._message(message_id, job, phone, request.extra_id)
         message.sms_parts = self._sms_parts(job, message)
         job.messages.append(message)
-        self.account.store.add_job(job)
+        self._store(job)
         return message
 
     def send_batch(self, body: Any) -> Job:
@@ -92,7 +96,7 @@ class SendingService:
             if message.accepted:
                 message.sms_parts = self._sms_parts(job, message)
             append(message)
-        self.account.store.add_job(job)
+        self._store(job)
         return job
 
     def send_broadcast(self, body: Any) -> Job:
@@ -115,10 +119,19 @@ class SendingService:
             if message.accepted:
                 message.sms_parts = self._sms_parts(job, message)
             append(message)
-        self.account.store.add_job(job)
+        self._store(job)
         return job
 
     # -- pieces ---------------------------------------------------------------------------
+
+    def _store(self, job: Job) -> None:
+        self.account.store.add_job(job)
+        self.account.engine.admit(job)
+
+    def _refusal(
+        self, phone: str, extra_id: str | None, tag: str | None, channels: tuple[str, ...]
+    ) -> int | None:
+        return self.account.engine.planner.rejection(phone, extra_id, tag, channels)
 
     def _recipients(self, body: Any, key: str) -> list[Any]:
         """The recipient list, with its count checked before anything costly is done."""
@@ -159,8 +172,6 @@ class SendingService:
             job=job,
             phone=phone,
             extra_id=extra_id,
-            created_ms=job.created_ms,
-            updated_ms=job.created_ms,
             accepted=True,
             state=State.PENDING,
         )
@@ -174,13 +185,16 @@ class SendingService:
             message = self._message(message_id, job, echo_phone(raw_phone), extra_id)
             self._reject(message, PHONE_INCORRECT)
             return message
-        return self._message(message_id, job, phone, extra_id)
+        message = self._message(message_id, job, phone, extra_id)
+        refusal = self._refusal(phone, extra_id, job.tag, job.channels)
+        if refusal is not None:
+            self._reject(message, refusal)
+        return message
 
     def _reject(self, message: Message, code: int, detail: str | None = None) -> None:
         message.accepted = False
         message.state = State.REJECTED
         message.error_code = code
-        message.final_code = code
         if detail:
             entry = self.catalogue.by_code(code)
             message.error_text = f"{entry.text}: {detail}" if entry else detail

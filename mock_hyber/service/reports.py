@@ -1,28 +1,50 @@
 """Report shapes built from stored messages: the sync acceptance item, the campaign status item,
-and the simple and advanced delivery reports. Field order follows the Hyber docs' examples."""
+and the simple and advanced delivery reports. Field order follows the Hyber docs' examples.
+
+Every shape is derived from the moments of the message's script that have happened (its view),
+so reports always show the live state of the simulation.
+"""
 
 from __future__ import annotations
 
+import zlib
 from typing import Any
 
 from mock_hyber.engine.codes import Catalogue, default_catalogue
-from mock_hyber.store.models import Leg, Message, State
+from mock_hyber.engine.timeline import Kind, LegView, MessageView, view
+from mock_hyber.store.models import Message, State
 
 NO_FINAL_STATUS = -1
 PLATFORM = "hyber"
+VIBER_TEMPLATE_DELIVERED = 23043
+
+
+def view_of(message: Message) -> MessageView:
+    job = message.job
+    ttls = job.route.ttls if job.route is not None else ()
+    return view(message.script, message.step, job.begin_ms, job.created_ms, job.channels, ttls)
+
+
+def matching_template_id(message: Message) -> int:
+    """A stable 7-digit id for the Viber template a text-only message matched."""
+    text = message.option("viber", "text") or ""
+    return 1_000_000 + zlib.crc32(text.encode()) % 9_000_000
 
 
 class ReportBuilder:
     def __init__(self, catalogue: Catalogue | None = None) -> None:
         self.catalogue = catalogue or default_catalogue()
 
-    # -- helpers --------------------------------------------------------------------------
+    # -- pieces ---------------------------------------------------------------------------
+
+    def code_text(self, code: int | None) -> str:
+        entry = self.catalogue.by_code(code or 0)
+        return entry.text if entry else "Unknown status"
 
     def error_text(self, message: Message) -> str:
         if message.error_text is not None:
             return message.error_text
-        entry = self.catalogue.by_code(message.error_code or 0)
-        return entry.text if entry else "Error"
+        return self.code_text(message.error_code)
 
     @staticmethod
     def ctr(message: Message) -> bool:
@@ -30,46 +52,37 @@ class ReportBuilder:
         return any(options[channel].get("ctr") for channel in message.job.channels)
 
     @staticmethod
-    def sms_leg(message: Message) -> Leg | None:
-        for leg in message.legs or ():
-            if leg.channel == "sms":
-                return leg
-        return None
-
-    @staticmethod
-    def last_leg(message: Message) -> Leg | None:
-        return message.legs[-1] if message.legs else None
-
-    def last_partner(self, message: Message) -> str:
-        if message.state is State.DELIVERED or message.state is State.FAILED:
-            leg = self.delivering_leg(message) or self.last_leg(message)
-            return leg.channel if leg else PLATFORM
-        return PLATFORM
-
-    def delivering_leg(self, message: Message) -> Leg | None:
-        if message.state is not State.DELIVERED or message.final_code is None:
+    def final_leg(message: Message, state: MessageView) -> LegView | None:
+        if not message.state.final or state.final_leg is None:
             return None
-        for leg in message.legs or ():
-            entry = self.catalogue.by_code(leg.code)
-            if entry and entry.status == 2:
-                return leg
-        return None
+        return state.legs[state.final_leg]
 
-    def _parts(self, item: dict[str, Any], message: Message) -> None:
-        leg = self.sms_leg(message)
-        if leg is not None:
+    def last_partner(self, message: Message, state: MessageView) -> str:
+        """The channel that settled the message; 'hyber' while not final, or when blocked."""
+        leg = self.final_leg(message, state)
+        return leg.channel if leg is not None else PLATFORM
+
+    def _parts(self, item: dict[str, Any], message: Message, legs: list[LegView]) -> None:
+        sms = [leg for leg in legs if leg.channel == "sms"]
+        if sms:
             item["total_sms_parts"] = message.sms_parts
-            if leg.delivered_parts:
-                item["delivered_sms_parts"] = leg.delivered_parts
+            if sms[0].delivered:
+                item["delivered_sms_parts"] = message.sms_parts
 
-    def _final_status(self, item: dict[str, Any], message: Message) -> None:
-        entry = self.catalogue.by_code(message.final_code) if message.final_code else None
-        if entry is None or not message.state.final or message.state is State.REJECTED:
+    def _status_codes(self, item: dict[str, Any], code: int | None) -> None:
+        entry = self.catalogue.by_code(code or 0)
+        if entry is None:
             item["status"] = NO_FINAL_STATUS
             return
         item["status"] = entry.status
         item["substatus"] = entry.substatus
         item["hyber_status"] = entry.code
+
+    def _template(self, item: dict[str, Any], message: Message, leg: LegView | None) -> None:
+        if leg is not None and leg.channel == "viber" and leg.delivered:
+            route = message.job.route
+            if route is not None and route.viber_template:
+                item["matching_template_id"] = matching_template_id(message)
 
     # -- shapes ---------------------------------------------------------------------------
 
@@ -90,8 +103,9 @@ class ReportBuilder:
 
     def status_item(self, message: Message) -> dict[str, Any]:
         """One entry of the campaign status report (GET /{client_id}/status/{job_id})."""
+        state = view_of(message)
         item: dict[str, Any] = {
-            "time": message.updated_ms,
+            "time": state.updated_ms,
             "phone_number": message.phone,
             "message_id": message.message_id,
         }
@@ -99,74 +113,82 @@ class ReportBuilder:
             item["extra_id"] = message.extra_id
         item["processed"] = message.state is State.ACTIVE
         item["accepted"] = message.accepted
-        self._parts(item, message)
+        self._parts(item, message, state.legs)
         if message.state is State.DELIVERED:
-            entry = self.catalogue.by_code(message.final_code or 0)
-            if entry is not None:
-                item["status_text"] = entry.text
-                item["status"] = entry.status
-                item["substatus"] = entry.substatus
-                item["hyber_status"] = entry.code
+            item["status_text"] = self.code_text(state.final_code)
+            self._status_codes(item, state.final_code)
         elif message.state is State.FAILED or message.state is State.REJECTED:
             item["error_text"] = self.error_text(message)
             item["error_code"] = message.error_code
         else:
             item["status"] = NO_FINAL_STATUS
         if self.ctr(message):
-            item["clicks"] = message.clicks
+            item["clicks"] = state.clicks
         return item
 
     def simple_dr(self, message: Message) -> dict[str, Any]:
+        state = view_of(message)
         item: dict[str, Any] = {
             "phone_number": message.phone,
-            "last_partner": self.last_partner(message),
+            "last_partner": self.last_partner(message, state),
             "message_id": message.message_id,
         }
         if message.extra_id is not None:
             item["extra_id"] = message.extra_id
-        item["time"] = message.updated_ms
-        self._final_status(item, message)
+        item["time"] = state.updated_ms
+        if message.state is State.DELIVERED or message.state is State.FAILED:
+            self._status_codes(item, state.final_code)
+        else:
+            item["status"] = NO_FINAL_STATUS
         if message.state is State.REJECTED:
             item["error_code"] = message.error_code
             item["error_text"] = self.error_text(message)
-        self._parts(item, message)
+        self._parts(item, message, state.legs)
+        self._template(item, message, self.final_leg(message, state))
         if self.ctr(message):
-            item["clicks"] = message.clicks
+            item["clicks"] = state.clicks
         return item
 
-    def leg_report(self, message: Message, leg: Leg) -> dict[str, Any]:
-        entry = self.catalogue.by_code(leg.code)
-        item: dict[str, Any] = {
-            "phone_number": message.phone,
-            "message_id": message.message_id,
-        }
+    def leg_report(self, message: Message, leg: LegView) -> dict[str, Any]:
+        item: dict[str, Any] = {"phone_number": message.phone, "message_id": message.message_id}
         if message.extra_id is not None:
             item["extra_id"] = message.extra_id
         item["time"] = leg.ended_ms if leg.ended_ms is not None else leg.started_ms
         item["last_partner"] = leg.channel
-        if entry is not None:
-            item["status"] = entry.status
-            item["substatus"] = entry.substatus
-            item["hyber_status"] = entry.code
+        self._status_codes(item, leg.code)
         if leg.channel == "sms":
             item["total_sms_parts"] = message.sms_parts
-            if leg.delivered_parts:
-                item["delivered_sms_parts"] = leg.delivered_parts
+            if leg.delivered:
+                item["delivered_sms_parts"] = message.sms_parts
+        self._template(item, message, leg)
+        return item
+
+    def blocked_report(self, message: Message, state: MessageView) -> dict[str, Any]:
+        item: dict[str, Any] = {"phone_number": message.phone, "message_id": message.message_id}
+        if message.extra_id is not None:
+            item["extra_id"] = message.extra_id
+        item["time"] = state.final_ms
+        item["last_partner"] = PLATFORM
+        self._status_codes(item, state.final_code)
         return item
 
     def advanced_dr(self, message: Message) -> dict[str, Any]:
-        delivering = self.delivering_leg(message)
+        state = view_of(message)
+        delivered = state.delivered_leg if message.state is State.DELIVERED else None
+        legs = [self.leg_report(message, leg) for leg in state.legs]
+        if state.final_kind is Kind.BLOCKED:
+            legs.append(self.blocked_report(message, state))
         report: dict[str, Any] = {
-            "reports": [self.leg_report(message, leg) for leg in message.legs or ()],
-            "started": bool(message.legs),
+            "reports": legs,
+            "started": bool(state.legs),
             "processing": message.state is State.ACTIVE,
-            "delivered_via": delivering.channel if delivering else PLATFORM,
+            "delivered_via": delivered.channel if delivered else PLATFORM,
         }
         if message.state is State.REJECTED:
             report["error_code"] = message.error_code
             report["error_text"] = self.error_text(message)
         if self.ctr(message):
-            report["clicks"] = message.clicks
+            report["clicks"] = state.clicks
         report["channels"] = [
             {"channel": channel, "ttl": message.job.channel_options[channel]["ttl"]}
             for channel in message.job.channels

@@ -35,44 +35,37 @@ class Job:
     tag: str | None
     division_code: str | None
     messages: list[Message] = field(default_factory=list)
+    begin_ms: int = 0  # when the cascade starts: acceptance, or a later start_time
+    route: Any = None  # engine.plan.Route, set when the engine admits the job
+    planner: Any = None  # engine.planner.Planner in force at acceptance
 
     def options(self, channel: str) -> dict[str, Any]:
         return self.channel_options[channel]
 
 
 @dataclass(slots=True, eq=False)
-class Leg:
-    """One attempt of a message on one channel."""
-
-    channel: str
-    ttl: int
-    started_ms: int
-    code: int  # current hyber_status of the leg
-    ended_ms: int | None = None
-    delivered_parts: int = 0
-
-
-@dataclass(slots=True, eq=False)
 class Message:
+    """One recipient of a job. Its life is `script` (planned moments, see engine.timeline);
+    `step` counts the moments that have happened. Everything reported derives from both."""
+
     message_id: str
     job: Job
     phone: str
     extra_id: str | None
-    created_ms: int
     accepted: bool
     state: State
     # Batch: the item's text for every channel. Broadcast: the rendered values, per channel.
     text: str | None = None
     personal: dict[str, dict[str, str]] | None = None
     sms_parts: int = 0
-    updated_ms: int = 0
-    error_code: int | None = None
+    error_code: int | None = None  # refusal at acceptance, or the final failure's code
     error_text: str | None = None  # set when it differs from the catalogue's text
-    final_code: int | None = None  # hyber_status of the final outcome
-    legs: list[Leg] | None = None
-    plan: Any = None
-    seen: bool = False
-    clicks: int = 0
+    script: bytes | None = None
+    step: int = 0
+
+    @property
+    def created_ms(self) -> int:
+        return self.job.created_ms
 
     def option(self, channel: str, name: str) -> Any:
         """A channel option as this recipient gets it (after substitution and batch text)."""

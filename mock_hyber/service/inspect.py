@@ -1,0 +1,94 @@
+"""Inspection views for the control API: a message with its plan, clocks, and the like."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from mock_hyber.engine.timeline import moments
+from mock_hyber.service.reports import ReportBuilder
+from mock_hyber.state import AccountState
+from mock_hyber.store.models import Job, Message
+
+
+def iso(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, tz=UTC).isoformat(timespec="milliseconds")
+
+
+def clock_view(account: AccountState) -> dict[str, Any]:
+    clock = account.clock
+    now_ms = clock.now_ms()
+    return {
+        "now": iso(now_ms),
+        "now_ms": now_ms,
+        "speed": clock.speed,
+        "frozen": clock.frozen,
+        "pending_events": len(account.engine),
+        "next_event_ms": account.engine.next_due_ms(),
+    }
+
+
+def plan_view(message: Message) -> dict[str, Any]:
+    """The message's planned life: where it came from, and each moment, happened or not."""
+    job = message.job
+    if not message.accepted or job.planner is None:
+        return {"source": None, "moments": []}
+    chosen = job.planner.rule_for(message)
+    script = message.script
+    if script is None:  # the job has not started yet; the plan is fixed, compute it to show it
+        script = job.planner.script(message, job.route)
+    listed = []
+    for index, moment in enumerate(moments(script)):
+        at = job.begin_ms + moment.offset_ms
+        listed.append(
+            {
+                "at": iso(at),
+                "at_ms": at,
+                "event": moment.kind.name.lower(),
+                "channel": job.channels[moment.leg] if moment.kind.name != "BLOCKED" else "hyber",
+                "code": moment.code,
+                "final": moment.final,
+                "happened": index < message.step,
+            }
+        )
+    return {"source": chosen[0] if chosen else "profile", "moments": listed}
+
+
+def job_view(job: Job) -> dict[str, Any]:
+    return {
+        "job_id": job.job_id,
+        "client_id": job.client_id,
+        "kind": job.kind,
+        "created": iso(job.created_ms),
+        "begin": iso(job.begin_ms),
+        "channels": list(job.channels),
+        "channel_options": job.channel_options,
+        "callback_url": job.callback_url,
+        "tag": job.tag,
+        "division_code": job.division_code,
+        "messages": len(job.messages),
+    }
+
+
+def message_view(message: Message, builder: ReportBuilder, full: bool = True) -> dict[str, Any]:
+    job = message.job
+    view: dict[str, Any] = {
+        "client_id": job.client_id,
+        "message_id": message.message_id,
+        "job_id": job.job_id,
+        "job_kind": job.kind,
+        "phone_number": message.phone,
+        "extra_id": message.extra_id,
+        "tag": job.tag,
+        "channels": list(job.channels),
+        "state": message.state.name.lower(),
+        "accepted": message.accepted,
+        "callback_url": job.callback_url,
+        "sms_parts": message.sms_parts,
+        "report": builder.simple_dr(message),
+    }
+    if full:
+        view["texts"] = {channel: message.option(channel, "text") for channel in job.channels}
+        view["advanced_report"] = builder.advanced_dr(message)
+        view["plan"] = plan_view(message)
+    return view
