@@ -5,11 +5,13 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import httpx
 from fastapi import FastAPI
 
 from mock_hyber.api import control, reports, sending
 from mock_hyber.api.errors import install_error_handlers
 from mock_hyber.api.openapi import install_openapi
+from mock_hyber.callbacks.dispatcher import Dispatcher
 from mock_hyber.config import Settings
 from mock_hyber.engine.runner import Runner
 from mock_hyber.state import Backend
@@ -17,16 +19,23 @@ from mock_hyber.state import Backend
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    runner = Runner(app.state.backend.accounts.values())
-    app.state.runner = runner
+    accounts = app.state.backend.accounts.values()
+    runner = Runner(accounts)
+    dispatcher = Dispatcher(accounts, app.state.settings, app.state.callback_transport)
+    app.state.runner, app.state.dispatcher = runner, dispatcher
+    await dispatcher.start()
     runner.start()
     try:
         yield
     finally:
         await runner.stop()
+        await dispatcher.stop()
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None, callback_transport: httpx.AsyncBaseTransport | None = None
+) -> FastAPI:
+    """The app. `callback_transport` replaces the network for callbacks (unit tests)."""
     settings = settings or Settings()
     app = FastAPI(
         title="mock_hyber",
@@ -35,6 +44,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.callback_transport = callback_transport
     app.state.backend = Backend(settings)
     install_error_handlers(app)
     # The control plane first: its fixed paths must win over the provider's /{client_id}.

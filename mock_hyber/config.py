@@ -18,14 +18,27 @@ DEFAULT_LOGIN = "hyber"
 DEFAULT_PASSWORD = "hyber"
 
 
+CallbackMode = Literal["single", "batched"]
+NumberType = Literal["auto", "int", "string"]
+
+
 class Account(BaseModel):
-    """One Hyber account: the numeric client_id in the URL path and its Basic-auth credentials."""
+    """One Hyber account: the numeric client_id in the URL path, its Basic-auth credentials,
+    and per-account options (None: the server-wide setting of the same name applies)."""
 
     model_config = ConfigDict(extra="forbid")
 
     client_id: Annotated[str, Field(pattern=r"^\d{1,20}$")]
     login: Annotated[str, Field(min_length=1)]
     password: Annotated[str, Field(min_length=1)]
+    callback_mode: CallbackMode | None = None
+    callback_batch_size: int | None = Field(None, ge=1, le=10_000)
+    callback_batch_period: float | None = Field(None, gt=0)
+    callback_report_seen: bool | None = None
+    callback_report_late: bool | None = None
+    callback_number_type: NumberType | None = None
+    callback_hmac_secret: str | None = None
+    inbound_url: str | None = None
 
 
 def parse_accounts(value: Any) -> Any:
@@ -68,11 +81,39 @@ class Settings(BaseSettings):
     scenarios_file: Path | None = None
     profile_file: Path | None = None
     codes_file: Path | None = None
+    # Delivery-report callbacks: defaults for every account (accounts may override the first 8).
+    callback_mode: CallbackMode = "single"
+    callback_batch_size: int = Field(100, ge=1, le=10_000)
+    callback_batch_period: float = Field(1.0, gt=0)
+    callback_report_seen: bool = False
+    callback_report_late: bool = False
+    callback_number_type: NumberType = "auto"
+    callback_hmac_secret: str | None = None
+    inbound_url: str | None = None
+    callback_timeout: float = Field(5.0, gt=0)
+    callback_max_attempts: int = Field(5, ge=1, le=100)
+    callback_backoff: float = Field(10.0, ge=0)
+    callback_backoff_factor: float = Field(2.0, ge=1)
+    callback_backoff_max: float = Field(3600.0, ge=0)
+    callback_jitter: float = Field(0.1, ge=0, le=1)
+    callback_concurrency: int = Field(32, ge=1, le=1000)
+    callback_queue_size: int = Field(1000, ge=1)
+    callback_allowed_hosts: Annotated[list[str], NoDecode] = Field(default_factory=list)
 
     @field_validator("accounts", mode="before")
     @classmethod
     def _accounts(cls, value: Any) -> Any:
         return parse_accounts(value)
+
+    @field_validator("callback_allowed_hosts", mode="before")
+    @classmethod
+    def _hosts(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                return json.loads(text)
+            return [host.strip() for host in text.split(",") if host.strip()]
+        return value
 
     @field_validator("accounts")
     @classmethod

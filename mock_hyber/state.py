@@ -8,6 +8,7 @@ import random
 import re
 import secrets
 
+from mock_hyber.callbacks.outbox import Outbox
 from mock_hyber.config import Account, Settings
 from mock_hyber.engine.clock import VirtualClock
 from mock_hyber.engine.codes import Catalogue, default_catalogue, use_codes_file
@@ -39,6 +40,8 @@ class AccountState:
         self.phone_pattern = re.compile(self.settings.phone_pattern)
         self.clock = self._startup_clock()
         self.engine = AccountEngine(self.clock, backend.startup_planner(self.client_id))
+        self.outbox = Outbox(self)
+        self.engine.listeners.append(self.outbox.on_happening)
         self.reset()
 
     @property
@@ -49,6 +52,7 @@ class AccountState:
         """Forget every job and message; restore the start-up clock, scenarios and profile;
         restart the random source. The same requests after a reset give the same results."""
         self.store.reset()
+        self.outbox.reset()
         self.clock = self._startup_clock()
         # Seeding with a string is stable across runs (it is hashed with SHA-512).
         self.rng = random.Random(f"{self.backend.seed}/{self.client_id}")

@@ -6,15 +6,17 @@ The whole route table is in this file, so it reads at a glance.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 from fastapi import APIRouter, Request
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from mock_hyber import __version__
 from mock_hyber.api.deps import backend_of
 from mock_hyber.api.responses import OrjsonResponse
+from mock_hyber.callbacks.faults import CallbackFaults
+from mock_hyber.callbacks.inbound import InboundRequest, simulate_reply
 from mock_hyber.engine.clock import ClockError
 from mock_hyber.engine.rules import parse_scenarios
 from mock_hyber.errors import HyberError
@@ -23,6 +25,7 @@ from mock_hyber.service.reports import ReportBuilder
 from mock_hyber.state import AccountState, Backend
 
 router = APIRouter(prefix="/_mock", tags=["control"])
+Model = TypeVar("Model", bound=BaseModel)
 
 
 def _accounts(backend: Backend, client_id: str | None) -> list[AccountState]:
@@ -58,21 +61,42 @@ def _wake(request: Request) -> None:
         runner.wake()
 
 
+def _validated(model: type[Model], data: Any) -> Model:
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors(include_url=False)[0]
+        where = ".".join(str(part) for part in first["loc"]) or "body"
+        raise HyberError.named("invalid_parameter", f"{where}: {first['msg']}") from None
+
+
 class ClockChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     client_id: str | None = None
     seconds: float | None = Field(None, ge=0)
     speed: float | None = Field(None, gt=0)
     frozen: bool | None = None
+    wait_callbacks: bool = Field(False, description="answer once due callbacks were tried")
+    timeout: float = Field(10.0, gt=0, le=300)
 
 
-async def _clock_change(request: Request, client_id: str | None) -> tuple[ClockChange, list]:
-    try:
-        change = ClockChange.model_validate(await _json_object(request))
-    except ValidationError as exc:
-        first = exc.errors(include_url=False)[0]
-        where = ".".join(str(part) for part in first["loc"])
-        raise HyberError.named("invalid_parameter", f"{where}: {first['msg']}") from None
+async def _clock_change(
+    request: Request, client_id: str | None
+) -> tuple[ClockChange, list[AccountState]]:
+    change = _validated(ClockChange, await _json_object(request))
     return change, _accounts(backend_of(request), client_id or change.client_id)
+
+
+async def _after_clock_change(
+    request: Request, change: ClockChange, accounts: list[AccountState]
+) -> OrjsonResponse:
+    for account in accounts:
+        account.engine.run_due()
+    _wake(request)
+    if change.wait_callbacks:
+        await request.app.state.dispatcher.settle(accounts, change.timeout)
+    return _clocks(accounts)
 
 
 # -- health, magic, codes -------------------------------------------------------------------
@@ -136,9 +160,7 @@ async def set_clock(request: Request, client_id: str | None = None) -> OrjsonRes
             account.clock.freeze()
         elif change.frozen is False:
             account.clock.resume()
-        account.engine.run_due()
-    _wake(request)
-    return _clocks(accounts)
+    return await _after_clock_change(request, change, accounts)
 
 
 @router.post(
@@ -154,27 +176,23 @@ async def advance_clock(request: Request, client_id: str | None = None) -> Orjso
             account.clock.advance(change.seconds)
         except ClockError as exc:
             raise HyberError.named("invalid_parameter", f"seconds: {exc}") from None
-        account.engine.run_due()
-    _wake(request)
-    return _clocks(accounts)
+    return await _after_clock_change(request, change, accounts)
 
 
 @router.post("/clock/freeze", summary="Stop virtual time (events wait for an advance)")
 async def freeze_clock(request: Request, client_id: str | None = None) -> OrjsonResponse:
-    _, accounts = await _clock_change(request, client_id)
+    change, accounts = await _clock_change(request, client_id)
     for account in accounts:
         account.clock.freeze()
-    _wake(request)
-    return _clocks(accounts)
+    return await _after_clock_change(request, change, accounts)
 
 
 @router.post("/clock/resume", summary="Let virtual time run again at its speed")
 async def resume_clock(request: Request, client_id: str | None = None) -> OrjsonResponse:
-    _, accounts = await _clock_change(request, client_id)
+    change, accounts = await _clock_change(request, client_id)
     for account in accounts:
         account.clock.resume()
-    _wake(request)
-    return _clocks(accounts)
+    return await _after_clock_change(request, change, accounts)
 
 
 # -- scenarios --------------------------------------------------------------------------------
@@ -219,3 +237,80 @@ async def get_message(request: Request, message_id: str) -> OrjsonResponse:
         if message is not None:
             return OrjsonResponse(message_view(message, ReportBuilder()))
     raise HyberError.named("message_not_found", message_id)
+
+
+# -- callbacks, faults, inbound ---------------------------------------------------------------
+
+
+@router.get("/callbacks", summary="Callback deliveries and their attempts, oldest first")
+async def list_callbacks(
+    request: Request,
+    client_id: str | None = None,
+    message_id: str | None = None,
+    job_id: str | None = None,
+    url: str | None = None,
+    status: str | None = None,
+    kind: str | None = None,
+    limit: int = 1000,
+    body: bool = True,
+) -> OrjsonResponse:
+    found = []
+    for account in _accounts(backend_of(request), client_id):
+        found += account.outbox.find(message_id, job_id, url, status, kind)
+    found.sort(key=lambda delivery: delivery.id)
+    shown = found[-limit:] if limit > 0 else []
+    return OrjsonResponse(
+        {"total": len(found), "callbacks": [d.view(with_body=body) for d in shown]}
+    )
+
+
+@router.post("/callbacks/{delivery_id}/redeliver", summary="Send a callback again, now")
+async def redeliver_callback(request: Request, delivery_id: int) -> OrjsonResponse:
+    for account in backend_of(request).accounts.values():
+        delivery = account.outbox.deliveries.get(delivery_id)
+        if delivery is not None:
+            account.outbox.redeliver(delivery)
+            return OrjsonResponse(delivery.view())
+    raise HyberError.named("not_found", f"no callback delivery {delivery_id}")
+
+
+class FaultsUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    callbacks: CallbackFaults | None = None
+
+
+@router.get("/faults", summary="Faults in force, per account")
+async def get_faults(request: Request, client_id: str | None = None) -> OrjsonResponse:
+    accounts = _accounts(backend_of(request), client_id)
+    return OrjsonResponse(
+        {"faults": {a.client_id: {"callbacks": a.outbox.faults.model_dump()} for a in accounts}}
+    )
+
+
+@router.put("/faults", summary="Replace the faults of one account (?client_id=) or all")
+async def put_faults(request: Request, client_id: str | None = None) -> OrjsonResponse:
+    update = _validated(FaultsUpdate, await _json_object(request))
+    accounts = _accounts(backend_of(request), client_id)
+    for account in accounts:
+        account.outbox.faults = update.callbacks or CallbackFaults()
+    return OrjsonResponse(
+        {"faults": {a.client_id: {"callbacks": a.outbox.faults.model_dump()} for a in accounts}}
+    )
+
+
+@router.post("/inbound", summary="Simulate a user reply (2-way), POSTed to the inbound URL")
+async def inbound(request: Request) -> OrjsonResponse:
+    reply = _validated(InboundRequest, await _json_object(request))
+    backend = backend_of(request)
+    if reply.client_id is not None:
+        account = _accounts(backend, reply.client_id)[0]
+    elif reply.message_id is not None:
+        found = [a for a in backend.accounts.values() if a.store.message(reply.message_id)]
+        if not found:
+            raise HyberError.named("message_not_found", reply.message_id)
+        account = found[0]
+    else:
+        account = next(iter(backend.accounts.values()))
+    delivery = simulate_reply(account, reply)
+    return OrjsonResponse(delivery.view(), status_code=202)

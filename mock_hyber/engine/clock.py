@@ -8,6 +8,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
+
+
+def iso_ms(ms: int) -> str:
+    """Milliseconds since the epoch as an ISO 8601 UTC timestamp."""
+    return datetime.fromtimestamp(ms / 1000, tz=UTC).isoformat(timespec="milliseconds")
 
 
 class ClockError(ValueError):

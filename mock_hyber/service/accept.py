@@ -41,12 +41,13 @@ class SendingService:
     def __init__(self, account: AccountState) -> None:
         self.account = account
         self.catalogue = default_catalogue()
+        self._allowed = account.settings.callback_allowed_hosts
 
     # -- entry points ---------------------------------------------------------------------
 
     def send_single(self, body: Any) -> Message:
         request = parse_model(SingleRequest, body)
-        start = check_request(request)
+        start = check_request(request, allowed_hosts=self._allowed)
         phone = normalize_phone(request.phone_number, self.account.phone_pattern)
         if phone is None:
             raise HyberError.named("phone_incorrect")
@@ -65,7 +66,7 @@ class SendingService:
     def send_batch(self, body: Any) -> Job:
         items = self._recipients(body, "messages")
         request = parse_model(_BatchEnvelope, body)
-        start = check_request(request, text_from_items=True)
+        start = check_request(request, text_from_items=True, allowed_hosts=self._allowed)
         ids = new_ids(self.account.rng, len(items) + 1)
         job = self._job(ids[0], "batch", request, start)
         channels = job.channels
@@ -102,7 +103,7 @@ class SendingService:
     def send_broadcast(self, body: Any) -> Job:
         recipients = self._recipients(body, "recipients")
         request = parse_model(_BroadcastEnvelope, body, templated=True)
-        start = check_request(request)
+        start = check_request(request, allowed_hosts=self._allowed)
         ids = new_ids(self.account.rng, len(recipients) + 1)
         job = self._job(ids[0], "broadcast", request, start)
         template = BroadcastTemplate(job.channel_options, self.account.settings.template_missing)

@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
+from mock_hyber.engine.clock import iso_ms as iso
 from mock_hyber.engine.timeline import moments
 from mock_hyber.service.reports import ReportBuilder
 from mock_hyber.state import AccountState
 from mock_hyber.store.models import Job, Message
-
-
-def iso(ms: int) -> str:
-    return datetime.fromtimestamp(ms / 1000, tz=UTC).isoformat(timespec="milliseconds")
 
 
 def clock_view(account: AccountState) -> dict[str, Any]:

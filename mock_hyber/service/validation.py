@@ -3,6 +3,7 @@ HyberError naming the offending field. Per-recipient checks live in `recipients.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
@@ -82,12 +83,24 @@ def _check_content(channel: str, options: BaseModel, text_from_items: bool) -> N
         raise HyberError.named("missing_parameter", f"{where}: latitude and longitude together")
 
 
-def check_callback_url(url: str | None) -> None:
+def check_callback_url(url: str | None, allowed_hosts: Sequence[str] = ()) -> None:
+    """An http(s) URL; on a shared instance, only to the hosts allowed (`*.` wildcards)."""
     if url is None:
         return
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise HyberError.named("invalid_parameter", "callback_url: must be an http(s) URL")
+    if allowed_hosts and not any(host_allowed(parts.hostname, rule) for rule in allowed_hosts):
+        raise HyberError.named(
+            "invalid_parameter", f"callback_url: host {parts.hostname} is not allowed here"
+        )
+
+
+def host_allowed(host: str, rule: str) -> bool:
+    host, rule = host.lower(), rule.lower()
+    if rule.startswith("*."):
+        return host.endswith(rule[1:])
+    return host == rule
 
 
 def start_time_seconds(value: str | None) -> float | None:
@@ -102,8 +115,10 @@ def start_time_seconds(value: str | None) -> float | None:
         ) from None
 
 
-def check_request(request: RequestBase, text_from_items: bool = False) -> float | None:
+def check_request(
+    request: RequestBase, text_from_items: bool = False, allowed_hosts: Sequence[str] = ()
+) -> float | None:
     """All request-level rules shared by single, batch and broadcast; returns start_time."""
     check_channels(request, text_from_items)
-    check_callback_url(request.callback_url)
+    check_callback_url(request.callback_url, allowed_hosts)
     return start_time_seconds(request.start_time)

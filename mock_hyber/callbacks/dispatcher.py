@@ -1,0 +1,158 @@
+"""The callback dispatcher: moves due deliveries from every account's outbox through a bounded
+queue to a pool of workers that POST them with one pooled httpx client.
+
+The API never waits on a receiver: requests only add to outboxes. Attempt times, retry backoff
+and faults run on each account's virtual clock; timeouts and latency are real time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Iterable
+
+import httpx
+
+from mock_hyber import __version__
+from mock_hyber.callbacks.outbox import Attempt, Delivery
+from mock_hyber.callbacks.signing import SIGNATURE_HEADER, signature
+from mock_hyber.config import Settings
+from mock_hyber.state import AccountState
+
+log = logging.getLogger("mock_hyber.callbacks")
+MAX_SLEEP = 1.0
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        accounts: Iterable[AccountState],
+        settings: Settings,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self.accounts = list(accounts)
+        self.settings = settings
+        self._transport = transport
+        self._wake = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._in_flight = 0
+        self._queue: asyncio.Queue[Delivery] = asyncio.Queue(maxsize=settings.callback_queue_size)
+        self._client: httpx.AsyncClient | None = None
+        for account in self.accounts:
+            account.outbox.wake = self.wake
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    @property
+    def queue_depth(self) -> int:
+        return self._queue.qsize()
+
+    async def start(self) -> None:
+        concurrency = self.settings.callback_concurrency
+        self._client = httpx.AsyncClient(
+            transport=self._transport,
+            timeout=self.settings.callback_timeout,
+            limits=httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency),
+            headers={"User-Agent": f"mock-hyber/{__version__}"},
+            follow_redirects=False,
+        )
+        loop = asyncio.get_running_loop()
+        self._tasks = [loop.create_task(self._feed(), name="callback-feeder")]
+        self._tasks += [
+            loop.create_task(self._work(), name=f"callback-worker-{n}") for n in range(concurrency)
+        ]
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        if self._client is not None:
+            await self._client.aclose()
+
+    # -- feeding --------------------------------------------------------------------------
+
+    async def _feed(self) -> None:
+        while True:
+            self._wake.clear()
+            for account in self.accounts:
+                outbox = account.outbox
+                for delivery in outbox.pop_due(account.clock.now_ms()):
+                    await self._queue.put(delivery)  # waits here, never in an API request
+            await self._sleep()
+
+    async def _sleep(self) -> None:
+        wait = MAX_SLEEP
+        for account in self.accounts:
+            due = account.outbox.next_due_ms()
+            if due is not None:
+                seconds = account.clock.real_seconds_until(due / 1000)
+                if seconds is not None:
+                    wait = min(wait, seconds)
+        if wait > 0:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=wait)
+
+    # -- sending --------------------------------------------------------------------------
+
+    async def _work(self) -> None:
+        while True:
+            delivery = await self._queue.get()
+            self._in_flight += 1
+            try:
+                await self._attempt(delivery)
+            except Exception:  # recorded as an attempt error; a worker never dies
+                log.exception("callback attempt %s crashed", delivery.id)
+            finally:
+                self._in_flight -= 1
+                self._queue.task_done()
+
+    async def _attempt(self, delivery: Delivery) -> None:
+        account = next(a for a in self.accounts if a.client_id == delivery.client_id)
+        outbox = account.outbox
+        headers = {
+            "Content-Type": "application/json",
+            "X-Mock-Hyber-Delivery": str(delivery.id),
+            "X-Mock-Hyber-Attempt": str(delivery.round_attempts + 1),
+        }
+        if outbox.policy.hmac_secret:
+            headers[SIGNATURE_HEADER] = signature(outbox.policy.hmac_secret, delivery.body)
+        at_ms = account.clock.now_ms()
+        started = time.perf_counter()
+        status_code: int | None = None
+        error: str | None = None
+        assert self._client is not None
+        try:
+            response = await self._client.post(delivery.url, content=delivery.body, headers=headers)
+            status_code = response.status_code
+            if not 200 <= status_code < 300:
+                error = f"HTTP {status_code}"
+        except httpx.HTTPError as exc:
+            error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        latency_ms = (time.perf_counter() - started) * 1000
+        if outbox.deliveries.get(delivery.id) is delivery:  # not wiped by a reset meanwhile
+            outbox.record(
+                delivery, Attempt(len(delivery.attempts) + 1, at_ms, status_code, error, latency_ms)
+            )
+
+    # -- waiting --------------------------------------------------------------------------
+
+    async def settle(self, accounts: Iterable[AccountState], timeout: float = 10.0) -> bool:
+        """Wait until no delivery of `accounts` is due now, queued or in flight."""
+        chosen = list(accounts)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            self.wake()
+            await asyncio.sleep(0.005)
+            busy = (
+                self._in_flight
+                or not self._queue.empty()
+                or any(account.outbox.has_due(account.clock.now_ms()) for account in chosen)
+            )
+            if not busy:
+                return True
+        return False

@@ -1,0 +1,81 @@
+"""2-way user replies: `POST /_mock/inbound` makes a simulated user answer a message, and the
+reply is POSTed to the account's inbound URL (as Hyber does, with no auth), with retries."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import orjson
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from mock_hyber.callbacks.outbox import Delivery
+from mock_hyber.callbacks.payloads import user_reply
+from mock_hyber.errors import HyberError
+from mock_hyber.service.ids import new_id
+from mock_hyber.state import AccountState
+
+VIBER_MEDIA = ("media", "file_name")
+WHATSAPP_MEDIA = ("image_url", "video_url", "audio_url", "doc_url", "location")
+
+
+class InboundRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    client_id: str | None = None
+    message_id: str | None = Field(None, description="the message replied to")
+    phone: str | None = Field(None, description="needed when no message_id is given")
+    channel: Literal["viber", "whatsapp"] | None = None
+    text: str | None = None
+    media: str | None = None
+    file_name: str | None = None
+    image_url: str | None = None
+    video_url: str | None = None
+    audio_url: str | None = None
+    doc_url: str | None = None
+    location: str | None = Field(None, description='"lat,lon"')
+
+    @model_validator(mode="after")
+    def _who(self) -> InboundRequest:
+        if self.message_id is None and self.phone is None:
+            raise ValueError("give message_id (a reply to it) or phone (a user-initiated message)")
+        return self
+
+
+def simulate_reply(account: AccountState, request: InboundRequest) -> Delivery:
+    url = account.outbox.policy.inbound_url
+    if not url:
+        raise HyberError.named(
+            "invalid_parameter",
+            f"no inbound_url is configured for account {account.client_id}",
+        )
+    original = None
+    if request.message_id is not None:
+        original = account.store.message(request.message_id)
+        if original is None:
+            raise HyberError.named("message_not_found", request.message_id)
+    phone = request.phone or (original.phone if original else "")
+    channel = request.channel or _reply_channel(original)
+    allowed = VIBER_MEDIA if channel == "viber" else WHATSAPP_MEDIA
+    media = {name: getattr(request, name) for name in allowed if getattr(request, name)}
+    other = VIBER_MEDIA if channel == "whatsapp" else WHATSAPP_MEDIA
+    wrong = [name for name in other if getattr(request, name)]
+    if wrong:
+        raise HyberError.named("invalid_parameter", f"{wrong[0]}: not a {channel} reply field")
+    if request.text is None and not media:
+        raise HyberError.named("missing_parameter", "text (or a media field)")
+    umid = new_id(account.outbox.rng) if channel == "whatsapp" else None
+    now = account.clock.now_ms()
+    body = user_reply(channel, phone, request.text, now, original, media, umid)
+    message_ids = (original.message_id,) if original else ()
+    job_ids = (original.job.job_id,) if original else ()
+    return account.outbox.add(
+        "inbound", url, orjson.dumps(body), message_ids, job_ids, now, apply_faults=False
+    )
+
+
+def _reply_channel(original: object | None) -> str:
+    channels = getattr(getattr(original, "job", None), "channels", ())
+    for channel in channels:
+        if channel in ("viber", "whatsapp"):
+            return str(channel)
+    raise HyberError.named("missing_parameter", "channel (viber or whatsapp)")
