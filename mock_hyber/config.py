@@ -26,7 +26,8 @@ class Account(BaseModel):
     """One Hyber account: the numeric client_id in the URL path, its Basic-auth credentials,
     and per-account options (None: the server-wide setting of the same name applies)."""
 
-    model_config = ConfigDict(extra="forbid")
+    # YAML reads `client_id: 1001` as a number; take it as the text it is.
+    model_config = ConfigDict(extra="forbid", coerce_numbers_to_str=True)
 
     client_id: Annotated[str, Field(pattern=r"^\d{1,20}$")]
     login: Annotated[str, Field(min_length=1)]

@@ -13,7 +13,7 @@ from pydantic_core import PydanticCustomError
 from mock_hyber.engine.sms import MAX_SEGMENTS, is_gsm7_alpha_name, segment_count
 
 # A broadcast variable: %name% where name is a recipient key.
-PLACEHOLDER = re.compile(r"%([A-Za-z0-9_.\-]+)%")
+PLACEHOLDER = re.compile(r"%([A-Za-z_][A-Za-z0-9_.\-]*)%")
 
 VIBER_FILE_EXTENSIONS = frozenset(
     [
@@ -48,8 +48,11 @@ class Limit:
 
     max_chars: int
     kind: str = "text"  # text | sms_text | sms_alpha | file_name
+    min_chars: int = 0
 
     def problem(self, value: str) -> str | None:
+        if len(value) < self.min_chars:
+            return "must not be empty"
         if self.kind == "sms_text":
             parts = segment_count(value)
             if parts > MAX_SEGMENTS:
@@ -97,7 +100,7 @@ CHANNEL_LIMITS: dict[str, dict[str, Limit]] = {
         "file_name": Limit(25, "file_name"),
         "thumbnail": URL,
     },
-    "sms": {"text": Limit(765, "sms_text"), "alpha_name": Limit(11, "sms_alpha")},
+    "sms": {"text": Limit(765, "sms_text", 1), "alpha_name": Limit(11, "sms_alpha", 1)},
     "whatsapp": {
         "text": TEXT,
         "img": URL,
@@ -108,7 +111,13 @@ CHANNEL_LIMITS: dict[str, dict[str, Limit]] = {
         "video": URL,
         "video_name": TEXT,
     },
-    "push": {"text": TEXT, "title": Limit(20), "img": URL, "caption": CAPTION, "action": URL},
+    "push": {
+        "text": Limit(1000, min_chars=1),
+        "title": Limit(20, min_chars=1),
+        "img": URL,
+        "caption": CAPTION,
+        "action": URL,
+    },
 }
 
 TOP_LEVEL_LIMITS = {

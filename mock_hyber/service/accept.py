@@ -3,6 +3,8 @@ recipient whether it is accepted, give ids, count SMS parts, and store the job."
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from mock_hyber.engine.codes import default_catalogue
@@ -18,7 +20,7 @@ from mock_hyber.schemas.requests import (
 from mock_hyber.service.ids import new_ids
 from mock_hyber.service.phones import echo_phone, normalize_phone
 from mock_hyber.service.templating import BroadcastTemplate, MissingVariable, as_text
-from mock_hyber.service.validation import check_request, parse_model
+from mock_hyber.service.validation import check_request, has_content, parse_model
 from mock_hyber.state import AccountState
 from mock_hyber.store.models import Job, Message, State
 
@@ -46,6 +48,28 @@ class SendingService:
     # -- entry points ---------------------------------------------------------------------
 
     def send_single(self, body: Any) -> Message:
+        with self._ids_kept_on_error():
+            return self._send_single(body)
+
+    def send_batch(self, body: Any) -> Job:
+        with self._ids_kept_on_error():
+            return self._send_batch(body)
+
+    def send_broadcast(self, body: Any) -> Job:
+        with self._ids_kept_on_error():
+            return self._send_broadcast(body)
+
+    @contextmanager
+    def _ids_kept_on_error(self) -> Iterator[None]:
+        """A refused request draws no ids: later requests get the ids they would have got."""
+        state = self.account.rng.getstate()
+        try:
+            yield
+        except HyberError:
+            self.account.rng.setstate(state)
+            raise
+
+    def _send_single(self, body: Any) -> Message:
         request = parse_model(SingleRequest, body)
         start = check_request(request, allowed_hosts=self._allowed)
         phone = normalize_phone(request.phone_number, self.account.phone_pattern)
@@ -63,7 +87,7 @@ class SendingService:
         self._store(job)
         return message
 
-    def send_batch(self, body: Any) -> Job:
+    def _send_batch(self, body: Any) -> Job:
         items = self._recipients(body, "messages")
         request = parse_model(_BatchEnvelope, body)
         start = check_request(request, text_from_items=True, allowed_hosts=self._allowed)
@@ -71,8 +95,9 @@ class SendingService:
         job = self._job(ids[0], "batch", request, start)
         channels = job.channels
         text_limits = [(ch, CHANNEL_LIMITS[ch]["text"]) for ch in channels]
+        # Each item's text is needed when some channel has nothing of its own to send.
         text_needed = any(
-            ch in ("sms", "push") and job.channel_options[ch].get("text") is None for ch in channels
+            not has_content(ch, getattr(request.channel_options, ch)) for ch in channels
         )
         pattern = self.account.phone_pattern
         append = job.messages.append
@@ -81,7 +106,7 @@ class SendingService:
             if type(item) is not dict:
                 raise HyberError.named("invalid_parameter", f"{where}: must be an object")
             extra_id = _extra_id(item.get("extra_id"), where)
-            text = item.get("text")
+            text = item.get("text") or None  # an empty text is no text
             if text is not None:
                 text = _text(text, f"{where}.text")
                 for channel, limit in text_limits:
@@ -100,7 +125,7 @@ class SendingService:
         self._store(job)
         return job
 
-    def send_broadcast(self, body: Any) -> Job:
+    def _send_broadcast(self, body: Any) -> Job:
         recipients = self._recipients(body, "recipients")
         request = parse_model(_BroadcastEnvelope, body, templated=True)
         start = check_request(request, allowed_hosts=self._allowed)
@@ -206,7 +231,7 @@ class SendingService:
         try:
             rendered = template.render(recipient)
         except MissingVariable as missing:
-            self._reject(message, TEMPLATE_INVALID, f"%{missing.key}% has no value")
+            self._reject(message, TEMPLATE_INVALID, f"%{missing.key}% {missing.reason}")
             return
         for channel, values in rendered.items():
             limits = CHANNEL_LIMITS[channel]

@@ -27,4 +27,7 @@ def echo_phone(value: Any) -> str:
         return ""
     if isinstance(value, str):
         return value
-    return orjson.dumps(value).decode()
+    try:
+        return orjson.dumps(value).decode()
+    except orjson.JSONEncodeError:  # nested past orjson's depth limit
+        return ""

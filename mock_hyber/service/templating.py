@@ -2,7 +2,7 @@
 of that key in the recipient's own object.
 
 Rules the Hyber docs leave open, as mock_hyber defines them:
-- a key is letters, digits, `_`, `.` or `-`, and is case-sensitive;
+- a key starts with a letter or `_`, then letters, digits, `_`, `.` or `-`; case-sensitive;
 - `%` that is not part of `%key%` stays as it is (`50% off` is left alone);
 - a key the recipient does not have: `keep` leaves `%key%` in the text (default), `empty`
   replaces it with nothing, `reject` rejects that recipient (error 36031);
@@ -24,13 +24,23 @@ def as_text(value: Any) -> str:
         return value
     if value is None:
         return ""
-    return orjson.dumps(value).decode()
+    try:
+        return orjson.dumps(value).decode()
+    except orjson.JSONEncodeError as exc:  # nested past orjson's depth limit
+        raise UnusableValue(str(exc)) from None
+
+
+class UnusableValue(ValueError):
+    pass
 
 
 class MissingVariable(Exception):
-    def __init__(self, key: str) -> None:
+    """A %key% that cannot be filled for this recipient."""
+
+    def __init__(self, key: str, reason: str = "has no value") -> None:
         super().__init__(key)
         self.key = key
+        self.reason = reason
 
 
 class BroadcastTemplate:
@@ -54,7 +64,10 @@ class BroadcastTemplate:
         def substitute(match: Any) -> str:
             key = match.group(1)
             if key in recipient:
-                return as_text(recipient[key])
+                try:
+                    return as_text(recipient[key])
+                except UnusableValue:
+                    raise MissingVariable(key, "cannot be written as text") from None
             if self.missing == "keep":
                 return match.group(0)
             if self.missing == "empty":

@@ -65,9 +65,14 @@ def check_channels(request: RequestBase, text_from_items: bool) -> None:
         _check_content(channel, options, text_from_items)
 
 
+def has_content(channel: str, options: BaseModel) -> bool:
+    """Whether the channel's own options hold something to send (besides a batch item text)."""
+    return any(getattr(options, name) for name in CONTENT_FIELDS[channel])
+
+
 def _check_content(channel: str, options: BaseModel, text_from_items: bool) -> None:
     where = f"channel_options.{channel}"
-    present = {name for name in CONTENT_FIELDS[channel] if getattr(options, name) is not None}
+    present = {name for name in CONTENT_FIELDS[channel] if getattr(options, name)}
     if text_from_items:
         present.add("text")
     if not present:
@@ -87,12 +92,16 @@ def check_callback_url(url: str | None, allowed_hosts: Sequence[str] = ()) -> No
     """An http(s) URL; on a shared instance, only to the hosts allowed (`*.` wildcards)."""
     if url is None:
         return
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    try:
+        parts = urlsplit(url)
+        scheme, host = parts.scheme, parts.hostname
+    except ValueError:  # e.g. a broken IPv6 literal
+        scheme, host = "", None
+    if scheme not in ("http", "https") or not host or any(c.isspace() for c in url):
         raise HyberError.named("invalid_parameter", "callback_url: must be an http(s) URL")
-    if allowed_hosts and not any(host_allowed(parts.hostname, rule) for rule in allowed_hosts):
+    if allowed_hosts and not any(host_allowed(host, rule) for rule in allowed_hosts):
         raise HyberError.named(
-            "invalid_parameter", f"callback_url: host {parts.hostname} is not allowed here"
+            "invalid_parameter", f"callback_url: host {host} is not allowed here"
         )
 
 
