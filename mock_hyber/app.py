@@ -10,6 +10,7 @@ from fastapi import FastAPI
 
 from mock_hyber.api import control, reports, sending
 from mock_hyber.api.errors import install_error_handlers
+from mock_hyber.api.fault_injection import FaultInjection
 from mock_hyber.api.openapi import install_openapi
 from mock_hyber.callbacks.dispatcher import Dispatcher
 from mock_hyber.config import Settings
@@ -47,6 +48,7 @@ def create_app(
     app.state.callback_transport = callback_transport
     app.state.backend = Backend(settings)
     install_error_handlers(app)
+    app.add_middleware(FaultInjection, backend=app.state.backend)
     # The control plane first: its fixed paths must win over the provider's /{client_id}.
     app.include_router(control.router)
     app.include_router(sending.router)

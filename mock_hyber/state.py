@@ -16,6 +16,8 @@ from mock_hyber.engine.engine import AccountEngine, Listener
 from mock_hyber.engine.planner import Planner
 from mock_hyber.engine.profile import Profile, load_profile
 from mock_hyber.engine.rules import ScenarioFile, load_magic, load_scenarios
+from mock_hyber.service.api_faults import ApiFaults
+from mock_hyber.service.changes import Changes
 from mock_hyber.store.memory import MemoryStore
 
 
@@ -40,7 +42,9 @@ class AccountState:
         self.phone_pattern = re.compile(self.settings.phone_pattern)
         self.clock = self._startup_clock()
         self.engine = AccountEngine(self.clock, backend.startup_planner(self.client_id))
+        self.engine.on_change = backend.changes.bump
         self.outbox = Outbox(self)
+        self.api_faults = ApiFaults(backend.seed, self.client_id)
         self.engine.listeners.append(self.outbox.on_happening)
         self.reset()
 
@@ -53,6 +57,7 @@ class AccountState:
         restart the random source. The same requests after a reset give the same results."""
         self.store.reset()
         self.outbox.reset()
+        self.api_faults.set([])
         self.clock = self._startup_clock()
         # Seeding with a string is stable across runs (it is hashed with SHA-512).
         self.rng = random.Random(f"{self.backend.seed}/{self.client_id}")
@@ -86,6 +91,7 @@ class Backend:
         self.catalogue: Catalogue = default_catalogue()
         self.profile = load_profile(settings.profile_file)
         self.magic = load_magic()
+        self.changes = Changes()
         self.startup_scenarios = (
             load_scenarios(settings.scenarios_file) if settings.scenarios_file else ScenarioFile()
         )

@@ -5,11 +5,12 @@ The whole route table is in this file, so it reads at a glance.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import orjson
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from mock_hyber import __version__
@@ -18,11 +19,20 @@ from mock_hyber.api.responses import OrjsonResponse
 from mock_hyber.callbacks.faults import CallbackFaults
 from mock_hyber.callbacks.inbound import InboundRequest, simulate_reply
 from mock_hyber.engine.clock import ClockError
+from mock_hyber.engine.force import TransitionError, forced_script
 from mock_hyber.engine.rules import parse_scenarios
 from mock_hyber.errors import HyberError
-from mock_hyber.service.inspect import clock_view, message_view
-from mock_hyber.service.reports import ReportBuilder
+from mock_hyber.service.api_faults import ApiFault
+from mock_hyber.service.inspect import (
+    MessageFilter,
+    clock_view,
+    find_messages,
+    job_summary,
+    message_view,
+)
+from mock_hyber.service.reports import ReportBuilder, view_of
 from mock_hyber.state import AccountState, Backend
+from mock_hyber.store.models import Message
 
 router = APIRouter(prefix="/_mock", tags=["control"])
 Model = TypeVar("Model", bound=BaseModel)
@@ -230,13 +240,121 @@ async def put_scenarios(request: Request, client_id: str | None = None) -> Orjso
 # -- inspection -------------------------------------------------------------------------------
 
 
-@router.get("/messages/{message_id}", summary="One message: state, reports and planned life")
-async def get_message(request: Request, message_id: str) -> OrjsonResponse:
-    for account in backend_of(request).accounts.values():
+def _find_message(backend: Backend, message_id: str) -> tuple[AccountState, Message]:
+    for account in backend.accounts.values():
         message = account.store.message(message_id)
         if message is not None:
-            return OrjsonResponse(message_view(message, ReportBuilder()))
+            return account, message
     raise HyberError.named("message_not_found", message_id)
+
+
+@router.get("/jobs", summary="Jobs, newest last, with message counts by state")
+async def list_jobs(
+    request: Request,
+    client_id: str | None = None,
+    tag: str | None = None,
+    kind: str | None = None,
+    limit: int = Query(100, ge=0, le=100_000),
+) -> OrjsonResponse:
+    jobs = [
+        job
+        for account in _accounts(backend_of(request), client_id)
+        for job in account.store.jobs.values()
+        if (tag is None or job.tag == tag) and (kind is None or job.kind == kind)
+    ]
+    jobs.sort(key=lambda job: job.created_ms)
+    shown = jobs[-limit:] if limit else []
+    return OrjsonResponse({"total": len(jobs), "jobs": [job_summary(job) for job in shown]})
+
+
+@router.get("/jobs/{job_id}", summary="One job with its messages")
+async def get_job(request: Request, job_id: str) -> OrjsonResponse:
+    builder = ReportBuilder()
+    for account in backend_of(request).accounts.values():
+        job = account.store.job(job_id)
+        if job is not None:
+            messages = [message_view(m, builder, full=False) for m in job.messages]
+            return OrjsonResponse({**job_summary(job), "messages": messages})
+    raise HyberError.named("job_not_found", job_id)
+
+
+@router.get(
+    "/messages",
+    summary="Messages matching the filters; with wait=, answer as soon as enough match",
+)
+async def list_messages(
+    request: Request,
+    client_id: str | None = None,
+    phone: str | None = None,
+    channel: Literal["push", "viber", "sms", "whatsapp"] | None = None,
+    via: Literal["push", "viber", "sms", "whatsapp"] | None = None,
+    status: Literal["pending", "active", "delivered", "failed", "rejected", "final"] | None = None,
+    job_id: str | None = None,
+    extra_id: str | None = None,
+    tag: str | None = None,
+    wait: float = Query(0.0, ge=0, le=300, description="seconds to wait for a match"),
+    min_count: int = Query(1, ge=1, description="how many matches `wait` waits for"),
+    limit: int = Query(100, ge=0, le=100_000),
+    full: bool = False,
+) -> OrjsonResponse:
+    backend = backend_of(request)
+    accounts = _accounts(backend, client_id)
+    filters = MessageFilter(phone, channel, via, status, job_id, extra_id, tag)
+    deadline = time.monotonic() + wait
+    found = find_messages(accounts, filters)
+    while len(found) < min_count and time.monotonic() < deadline:
+        await backend.changes.wait(deadline - time.monotonic())
+        found = find_messages(accounts, filters)
+    builder = ReportBuilder()
+    shown = found[:limit]
+    return OrjsonResponse(
+        {
+            "total": len(found),
+            "matched": len(found) >= min_count,
+            "messages": [message_view(m, builder, full=full) for m in shown],
+        }
+    )
+
+
+@router.get("/messages/{message_id}", summary="One message: state, reports and planned life")
+async def get_message(request: Request, message_id: str) -> OrjsonResponse:
+    _, message = _find_message(backend_of(request), message_id)
+    return OrjsonResponse(message_view(message, ReportBuilder()))
+
+
+class Transition(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    status: Literal["delivered", "failed", "expired", "seen", "clicked"]
+    channel: Literal["push", "viber", "sms", "whatsapp"] | None = None
+    code: int | None = Field(None, description="hyber_status to report instead of the default")
+    clicks: int = Field(1, ge=1)
+
+
+@router.post(
+    "/messages/{message_id}/transition",
+    summary="Force a status now: delivered, failed, expired (final), seen or clicked",
+)
+async def transition(request: Request, message_id: str) -> OrjsonResponse:
+    change = _validated(Transition, await _json_object(request))
+    account, message = _find_message(backend_of(request), message_id)
+    account.engine.run_due()
+    try:
+        message.script = forced_script(
+            message,
+            view_of(message),
+            change.status,
+            account.clock.now_ms(),
+            account.backend.catalogue,
+            change.channel,
+            change.code,
+            change.clicks,
+        )
+    except TransitionError as exc:
+        raise HyberError.named("conflict", str(exc)) from None
+    account.engine.reschedule(message)
+    account.engine.run_due()
+    return OrjsonResponse(message_view(message, ReportBuilder()))
 
 
 # -- callbacks, faults, inbound ---------------------------------------------------------------
@@ -277,26 +395,37 @@ async def redeliver_callback(request: Request, delivery_id: int) -> OrjsonRespon
 class FaultsUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    callbacks: CallbackFaults | None = None
+    api: list[ApiFault] = Field(default_factory=list)
+    callbacks: CallbackFaults = Field(default_factory=CallbackFaults)
+
+
+def _faults(accounts: list[AccountState]) -> OrjsonResponse:
+    return OrjsonResponse(
+        {
+            "faults": {
+                a.client_id: {"api": a.api_faults.view(), "callbacks": a.outbox.faults.model_dump()}
+                for a in accounts
+            }
+        }
+    )
 
 
 @router.get("/faults", summary="Faults in force, per account")
 async def get_faults(request: Request, client_id: str | None = None) -> OrjsonResponse:
-    accounts = _accounts(backend_of(request), client_id)
-    return OrjsonResponse(
-        {"faults": {a.client_id: {"callbacks": a.outbox.faults.model_dump()} for a in accounts}}
-    )
+    return _faults(_accounts(backend_of(request), client_id))
 
 
-@router.put("/faults", summary="Replace the faults of one account (?client_id=) or all")
+@router.put(
+    "/faults",
+    summary="Replace the API and callback faults of one account (?client_id=) or all",
+)
 async def put_faults(request: Request, client_id: str | None = None) -> OrjsonResponse:
     update = _validated(FaultsUpdate, await _json_object(request))
     accounts = _accounts(backend_of(request), client_id)
     for account in accounts:
-        account.outbox.faults = update.callbacks or CallbackFaults()
-    return OrjsonResponse(
-        {"faults": {a.client_id: {"callbacks": a.outbox.faults.model_dump()} for a in accounts}}
-    )
+        account.api_faults.set(update.api)
+        account.outbox.faults = update.callbacks
+    return _faults(accounts)
 
 
 @router.post("/inbound", summary="Simulate a user reply (2-way), POSTed to the inbound URL")

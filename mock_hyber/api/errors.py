@@ -9,6 +9,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
+from mock_hyber.api.fault_injection import DroppedConnection
 from mock_hyber.api.responses import OrjsonResponse
 from mock_hyber.errors import HyberError
 from mock_hyber.service.validation import field_path
@@ -56,7 +57,8 @@ async def _validation(_: Request, exc: Exception) -> Response:
 
 
 async def _unexpected(request: Request, exc: Exception) -> Response:
-    log.exception("unexpected error on %s %s", request.method, request.url.path)
+    if not isinstance(exc, DroppedConnection):  # an injected fault, not an error
+        log.exception("unexpected error on %s %s", request.method, request.url.path)
     return error_response(HyberError.named("internal_error"))
 
 

@@ -45,6 +45,7 @@ class AccountEngine:
         self._seq = itertools.count()
         self.listeners: list[Listener] = []
         self.on_schedule: Callable[[], None] | None = None  # wakes the real-time runner
+        self.on_change: Callable[[], None] | None = None  # wakes long-polls
 
     def reset(self, clock: VirtualClock, planner: Planner) -> None:
         """Drop every pending entry; keep listeners and the runner's wake-up."""
@@ -66,6 +67,8 @@ class AccountEngine:
         self._push(job.begin_ms, job, -1)
         if self.on_schedule is not None:
             self.on_schedule()
+        if self.on_change is not None:
+            self.on_change()
 
     def next_due_ms(self) -> int | None:
         return self._heap[0][0] if self._heap else None
@@ -75,18 +78,22 @@ class AccountEngine:
         after about that many messages and return False if due work remains."""
         heap = self._heap
         done = 0
-        while heap and heap[0][0] <= now_ms:
-            if budget is not None and done >= budget:
-                return False
-            due, _, target, step = heapq.heappop(heap)
-            if step < 0:
-                assert isinstance(target, Job)
-                done += self._start_job(target, -1 - step, due)
-            else:
-                assert isinstance(target, Message)
-                self._advance(target, step)
-                done += 1
-        return True
+        try:
+            while heap and heap[0][0] <= now_ms:
+                if budget is not None and done >= budget:
+                    return False
+                due, _, target, step = heapq.heappop(heap)
+                if step < 0:
+                    assert isinstance(target, Job)
+                    done += self._start_job(target, -1 - step, due)
+                else:
+                    assert isinstance(target, Message)
+                    self._advance(target, step)
+                    done += 1
+            return True
+        finally:
+            if done and self.on_change is not None:
+                self.on_change()
 
     def run_due(self) -> None:
         self.run_until(self.clock.now_ms())

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from mock_hyber.engine.clock import iso_ms as iso
 from mock_hyber.engine.timeline import moments
-from mock_hyber.service.reports import ReportBuilder
+from mock_hyber.service.reports import ReportBuilder, view_of
 from mock_hyber.state import AccountState
-from mock_hyber.store.models import Job, Message
+from mock_hyber.store.models import Job, Message, State
 
 
 def clock_view(account: AccountState) -> dict[str, Any]:
@@ -88,3 +90,73 @@ def message_view(message: Message, builder: ReportBuilder, full: bool = True) ->
         view["advanced_report"] = builder.advanced_dr(message)
         view["plan"] = plan_view(message)
     return view
+
+
+@dataclass(frozen=True, slots=True)
+class MessageFilter:
+    """Filters of GET /_mock/messages; None matches anything."""
+
+    phone: str | None = None
+    channel: str | None = None  # a channel of the request
+    via: str | None = None  # the channel that delivered it
+    status: str | None = None  # pending|active|delivered|failed|rejected|final
+    job_id: str | None = None
+    extra_id: str | None = None
+    tag: str | None = None
+
+    def candidates(self, account: AccountState) -> Iterable[Message]:
+        """The smallest index that can answer, before the remaining checks."""
+        store = account.store
+        if self.job_id is not None:
+            job = store.job(self.job_id)
+            return job.messages if job is not None else ()
+        if self.phone is not None:
+            return store.by_phone(self.phone)
+        if self.extra_id is not None:
+            return store.by_extra_id(self.extra_id)
+        return store.iter_messages()
+
+    def matches(self, message: Message) -> bool:
+        job = message.job
+        if self.phone is not None and message.phone != self.phone:
+            return False
+        if self.extra_id is not None and message.extra_id != self.extra_id:
+            return False
+        if self.job_id is not None and job.job_id != self.job_id:
+            return False
+        if self.tag is not None and job.tag != self.tag:
+            return False
+        if self.channel is not None and self.channel not in job.channels:
+            return False
+        if self.status is not None:
+            state = message.state
+            wanted = self.status
+            if wanted == "final" and not state.final:
+                return False
+            if wanted != "final" and state.name.lower() != wanted:
+                return False
+        if self.via is not None:
+            delivered = view_of(message).delivered_leg
+            if message.state is not State.DELIVERED or delivered is None:
+                return False
+            if delivered.channel != self.via:
+                return False
+        return True
+
+
+STATUSES = ("pending", "active", "delivered", "failed", "rejected", "final")
+
+
+def find_messages(accounts: Iterable[AccountState], filters: MessageFilter) -> list[Message]:
+    found: list[Message] = []
+    for account in accounts:
+        found.extend(m for m in filters.candidates(account) if filters.matches(m))
+    return found
+
+
+def job_summary(job: Job) -> dict[str, Any]:
+    counts: dict[str, int] = {}
+    for message in job.messages:
+        name = message.state.name.lower()
+        counts[name] = counts.get(name, 0) + 1
+    return {**job_view(job), "states": counts}

@@ -1,0 +1,23 @@
+"""Change notification for long-polls: `wait()` returns at the next `bump()` or on timeout."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+
+class Changes:
+    def __init__(self) -> None:
+        self._event: asyncio.Event | None = None
+
+    def bump(self) -> None:
+        if self._event is not None:
+            self._event.set()
+            self._event = None
+
+    async def wait(self, timeout: float) -> None:
+        if self._event is None:
+            self._event = asyncio.Event()
+        event = self._event
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(event.wait(), timeout=max(0.0, timeout))
