@@ -16,6 +16,7 @@ from mock_hyber.callbacks.dispatcher import Dispatcher
 from mock_hyber.config import Settings
 from mock_hyber.engine.runner import Runner
 from mock_hyber.state import Backend
+from mock_hyber.store.flusher import Flusher
 
 
 @asynccontextmanager
@@ -26,11 +27,14 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.runner, app.state.dispatcher = runner, dispatcher
     await dispatcher.start()
     runner.start()
+    flusher = Flusher(app.state.backend)
+    flusher.start()
     try:
         yield
     finally:
         await runner.stop()
         await dispatcher.stop()
+        await flusher.stop()
 
 
 def create_app(

@@ -82,6 +82,8 @@ class Settings(BaseSettings):
     scenarios_file: Path | None = None
     profile_file: Path | None = None
     codes_file: Path | None = None
+    store: str = Field("memory", description="memory, or sqlite:///path/to/file.db")
+    store_flush_interval: float = Field(0.2, gt=0, le=60)
     # Delivery-report callbacks: defaults for every account (accounts may override the first 8).
     callback_mode: CallbackMode = "single"
     callback_batch_size: int = Field(100, ge=1, le=10_000)
@@ -122,6 +124,13 @@ class Settings(BaseSettings):
         ids = [account.client_id for account in value]
         if len(ids) != len(set(ids)):
             raise ValueError("client_id values must be unique")
+        return value
+
+    @field_validator("store")
+    @classmethod
+    def _store(cls, value: str) -> str:
+        if value != "memory" and not (value.startswith("sqlite:///") and len(value) > 10):
+            raise ValueError("store must be 'memory' or sqlite:///path/to/file.db")
         return value
 
     @field_validator("phone_pattern")

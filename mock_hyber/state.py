@@ -19,6 +19,7 @@ from mock_hyber.engine.rules import ScenarioFile, load_magic, load_scenarios
 from mock_hyber.service.api_faults import ApiFaults
 from mock_hyber.service.changes import Changes
 from mock_hyber.store.memory import MemoryStore
+from mock_hyber.store.sqlite import SqliteJournal, sqlite_path
 
 
 def merge_profile(base: Profile, overrides: dict[str, object] | None) -> Profile:
@@ -55,6 +56,8 @@ class AccountState:
     def reset(self) -> None:
         """Forget every job and message; restore the start-up clock, scenarios and profile;
         restart the random source. The same requests after a reset give the same results."""
+        if self.backend.journal is not None:
+            self.backend.journal.forget_account(self.client_id)
         self.store.reset()
         self.outbox.reset()
         self.api_faults.set([])
@@ -95,9 +98,15 @@ class Backend:
         self.startup_scenarios = (
             load_scenarios(settings.scenarios_file) if settings.scenarios_file else ScenarioFile()
         )
+        self.journal: SqliteJournal | None = None
         self.accounts = {
             account.client_id: AccountState(account, self) for account in settings.accounts
         }
+        if settings.store != "memory":
+            self.journal = SqliteJournal(sqlite_path(settings.store))
+            for account in self.accounts.values():
+                self.journal.attach(account)
+            self.restored = self.journal.restore(self)
 
     def startup_planner(self, client_id: str) -> Planner:
         return Planner(

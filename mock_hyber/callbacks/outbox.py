@@ -30,6 +30,14 @@ if TYPE_CHECKING:
 
 _ids = itertools.count(1)  # process-wide, so an id never names two deliveries
 
+
+def reserve_ids_through(highest: int) -> None:
+    """After restoring stored deliveries, new ids continue above theirs."""
+    global _ids
+    current = next(_ids)
+    _ids = itertools.count(max(current, highest + 1))
+
+
 PENDING, QUEUED, DELIVERED, FAILED, DROPPED = "pending", "queued", "delivered", "failed", "dropped"
 
 
@@ -111,6 +119,7 @@ class Outbox:
         self.builder = ReportBuilder(account.backend.catalogue)
         self.faults = CallbackFaults()
         self.wake: Any = None  # set by the dispatcher
+        self.changed: Any = None  # called with each delivery that changed (persistence)
         self.reset()
 
     def reset(self) -> None:
@@ -177,6 +186,7 @@ class Outbox:
             delivery.note = "; ".join(decision.note)
         if decision is not None and decision.drop:
             delivery.status = DROPPED
+            self._changed(delivery)
             return delivery
         if decision is not None:
             delivery.due_ms += decision.extra_ms
@@ -201,8 +211,39 @@ class Outbox:
     def _schedule(self, delivery: Delivery) -> None:
         delivery.status = PENDING
         heapq.heappush(self._heap, (delivery.due_ms, next(self._seq), delivery))
+        self._changed(delivery)
         if self.wake is not None:
             self.wake()
+
+    def _changed(self, delivery: Delivery) -> None:
+        if self.changed is not None:
+            self.changed(delivery)
+
+    def restore(self, delivery: Delivery) -> None:
+        """Put back a stored delivery; unfinished ones are scheduled again."""
+        self.deliveries[delivery.id] = delivery
+        if delivery.status in (PENDING, QUEUED):
+            heapq.heappush(self._heap, (delivery.due_ms, next(self._seq), delivery))
+            delivery.status = PENDING
+
+    def batches_state(self) -> list[dict[str, Any]]:
+        """Reports waiting in batches, as data (persistence)."""
+        return [
+            {
+                "url": url,
+                "reports": b.reports,
+                "message_ids": b.message_ids,
+                "job_ids": list(b.job_ids),
+            }
+            for url, b in self._batches.items()
+        ]
+
+    def restore_batches(self, state: list[dict[str, Any]], now_ms: int) -> None:
+        for item in state:
+            batch = self._batches[item["url"]] = _Batch(
+                item["reports"], item["message_ids"], dict.fromkeys(item["job_ids"])
+            )
+            heapq.heappush(self._heap, (now_ms, next(self._seq), (item["url"], batch.generation)))
 
     def _add_to_batch(
         self, url: str, report: dict[str, Any], message_id: str, job_id: str, happening: Happening
@@ -256,9 +297,11 @@ class Outbox:
         delivery.attempts.append(attempt)
         if attempt.status_code is not None and 200 <= attempt.status_code < 300:
             delivery.status = DELIVERED
+            self._changed(delivery)
             return
         if delivery.round_attempts >= self.policy.max_attempts:
             delivery.status = FAILED
+            self._changed(delivery)
             return
         wait = self.policy.retry_delay_ms(delivery.round_attempts, self.rng.random())
         delivery.due_ms = attempt.at_ms + wait

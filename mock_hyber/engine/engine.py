@@ -58,13 +58,20 @@ class AccountEngine:
     def __len__(self) -> int:
         return len(self._heap)
 
-    def admit(self, job: Job) -> None:
-        """Plan nothing yet: the job's messages are planned when it starts (the plan depends
-        only on the message id, seed and planner snapshot, so it is fixed at acceptance)."""
+    def admit(self, job: Job, plan_now: bool = False) -> None:
+        """Queue a job's start. Its messages are planned when it starts (the plan depends only
+        on the message id, seed and planner snapshot, so it is fixed at acceptance) or, with
+        `plan_now` (persistence: the plans are stored with the messages), right away."""
         job.planner = self.planner
         job.route = route_of(job)
         job.begin_ms = max(job.created_ms, job.start_ms or 0)
-        self._push(job.begin_ms, job, -1)
+        if plan_now:
+            for message in job.messages:
+                if message.accepted and message.script is None:
+                    message.script = self.planner.script(message, job.route)
+                    self._push(job.begin_ms + raw_moment(message.script, 0)[0], message, 0)
+        else:
+            self._push(job.begin_ms, job, -1)
         if self.on_schedule is not None:
             self.on_schedule()
         if self.on_change is not None:
@@ -99,7 +106,8 @@ class AccountEngine:
         self.run_until(self.clock.now_ms())
 
     def reschedule(self, message: Message) -> None:
-        """After a message's script was rewritten (a forced transition), queue its next step."""
+        """Queue a message's next moment: after its script was rewritten (a forced
+        transition), or when it is restored from storage."""
         self._schedule_next(message)
 
     # -- moments --------------------------------------------------------------------------
