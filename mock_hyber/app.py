@@ -9,29 +9,39 @@ import httpx
 from fastapi import FastAPI
 
 from mock_hyber.api import control, reports, sending
+from mock_hyber.api import metrics as metrics_route
 from mock_hyber.api.errors import install_error_handlers
 from mock_hyber.api.fault_injection import FaultInjection
+from mock_hyber.api.middleware import AdminToken, RequestMetrics
 from mock_hyber.api.openapi import install_openapi
 from mock_hyber.callbacks.dispatcher import Dispatcher
 from mock_hyber.config import Settings
 from mock_hyber.engine.runner import Runner
+from mock_hyber.metrics import Metrics
 from mock_hyber.state import Backend
 from mock_hyber.store.flusher import Flusher
+from mock_hyber.store.retention import Retention
 
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     accounts = app.state.backend.accounts.values()
     runner = Runner(accounts)
-    dispatcher = Dispatcher(accounts, app.state.settings, app.state.callback_transport)
+    dispatcher = Dispatcher(
+        accounts, app.state.settings, app.state.callback_transport, app.state.metrics
+    )
+    app.state.metrics.watch_queue(lambda: dispatcher.queue_depth)
     app.state.runner, app.state.dispatcher = runner, dispatcher
     await dispatcher.start()
     runner.start()
     flusher = Flusher(app.state.backend)
     flusher.start()
+    retention = Retention(app.state.backend)
+    retention.start()
     try:
         yield
     finally:
+        await retention.stop()
         await runner.stop()
         await dispatcher.stop()
         await flusher.stop()
@@ -47,16 +57,22 @@ def create_app(
         version=_version(),
         description="A stateful simulator of the GMS Hyber JSON V2 messaging API.",
         lifespan=lifespan,
+        max_body_size=settings.max_body_bytes,
     )
     app.state.settings = settings
     app.state.callback_transport = callback_transport
     app.state.backend = Backend(settings)
+    app.state.metrics = Metrics(app.state.backend)
     install_error_handlers(app)
+    # Outermost last: the token check, then metrics of everything, then injected faults.
     app.add_middleware(FaultInjection, backend=app.state.backend)
+    app.add_middleware(RequestMetrics, metrics=app.state.metrics)
+    app.add_middleware(AdminToken, token=settings.admin_token)
     # The control plane first: its fixed paths must win over the provider's /{client_id}.
     app.include_router(control.router)
     app.include_router(sending.router)
     app.include_router(reports.router)
+    app.include_router(metrics_route.router)
     install_openapi(app)
     return app
 

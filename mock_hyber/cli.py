@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import logging
+import logging.config
 import sys
 from collections.abc import Sequence
 
 from pydantic import ValidationError
+
+from mock_hyber.logs import log_config
+
+log = logging.getLogger("mock_hyber")
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -22,17 +28,25 @@ def _serve(args: argparse.Namespace) -> int:
     except (ValidationError, ValueError, OSError) as exc:
         print(f"mock-hyber: bad configuration: {exc}", file=sys.stderr)
         return 2
-    app = create_app(settings)
+    config = log_config(settings.log_level, settings.log_format)
+    logging.config.dictConfig(config)
+    try:
+        app = create_app(settings)
+    except (ValueError, OSError) as exc:  # e.g. an unreadable scenarios file or store
+        log.error("cannot start: %s", exc)
+        return 2
     backend = app.state.backend
     for account in settings.accounts:
-        print(f"mock-hyber: account client_id={account.client_id} login={account.login}")
-    print(f"mock-hyber: seed={backend.seed}; listening on http://{settings.host}:{settings.port}")
+        log.info("account client_id=%s login=%s", account.client_id, account.login)
+    where = f"http://{settings.host}:{settings.port}"
+    log.info("seed=%s store=%s; listening on %s", backend.seed, settings.store, where)
     uvicorn.run(
         app,
         host=settings.host,
         port=settings.port,
-        log_level=settings.log_level,
+        log_config=config,
         access_log=settings.log_level == "debug",
+        timeout_graceful_shutdown=settings.shutdown_grace,
     )
     return 0
 

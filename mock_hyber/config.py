@@ -84,6 +84,15 @@ class Settings(BaseSettings):
     codes_file: Path | None = None
     store: str = Field("memory", description="memory, or sqlite:///path/to/file.db")
     store_flush_interval: float = Field(0.2, gt=0, le=60)
+    retention_max_messages: int = Field(1_000_000, ge=1)
+    retention_max_jobs: int = Field(100_000, ge=1)
+    retention_max_callbacks: int = Field(1_000_000, ge=0)
+    retention_max_age: float = Field(7 * 86400, gt=0)
+    retention_interval: float = Field(5.0, gt=0)
+    max_body_bytes: int = Field(100 * 1024 * 1024, ge=1024)
+    admin_token: str | None = None
+    log_format: Literal["text", "json"] = "text"
+    shutdown_grace: float = Field(30.0, gt=0, description="seconds in-flight requests get")
     # Delivery-report callbacks: defaults for every account (accounts may override the first 8).
     callback_mode: CallbackMode = "single"
     callback_batch_size: int = Field(100, ge=1, le=10_000)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import random
 import re
 import secrets
+from collections.abc import Callable
 
 from mock_hyber.callbacks.outbox import Outbox
 from mock_hyber.config import Account, Settings
@@ -19,6 +20,8 @@ from mock_hyber.engine.rules import ScenarioFile, load_magic, load_scenarios
 from mock_hyber.service.api_faults import ApiFaults
 from mock_hyber.service.changes import Changes
 from mock_hyber.store.memory import MemoryStore
+from mock_hyber.store.models import Job
+from mock_hyber.store.retention import enforce
 from mock_hyber.store.sqlite import SqliteJournal, sqlite_path
 
 
@@ -47,6 +50,7 @@ class AccountState:
         self.outbox = Outbox(self)
         self.api_faults = ApiFaults(backend.seed, self.client_id)
         self.engine.listeners.append(self.outbox.on_happening)
+        self.job_listeners: list[Callable[[Job], None]] = []
         self.reset()
 
     @property
@@ -71,6 +75,19 @@ class AccountState:
         settings = self.settings
         start = settings.clock_start.timestamp() if settings.clock_start else None
         return VirtualClock(start, settings.clock_speed, settings.clock_frozen)
+
+    def accept_job(self, job: Job) -> None:
+        """Keep a newly accepted job: store it, queue its start, make it durable (with
+        persistence) before the request is answered, and keep memory within retention."""
+        journal = self.backend.journal
+        self.store.add_job(job)
+        self.engine.admit(job, plan_now=journal is not None)
+        if journal is not None:
+            journal.job_accepted(job)
+        for listener in self.job_listeners:
+            listener(job)
+        if len(self.store) > self.settings.retention_max_messages:
+            enforce(self)
 
     def use_scenarios(self, scenarios: ScenarioFile) -> None:
         """New rules and profile for messages accepted from now on."""

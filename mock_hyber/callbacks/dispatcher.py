@@ -16,9 +16,10 @@ from collections.abc import Iterable
 import httpx
 
 from mock_hyber import __version__
-from mock_hyber.callbacks.outbox import Attempt, Delivery
+from mock_hyber.callbacks.outbox import FAILED, Attempt, Delivery
 from mock_hyber.callbacks.signing import SIGNATURE_HEADER, signature
 from mock_hyber.config import Settings
+from mock_hyber.metrics import Metrics
 from mock_hyber.state import AccountState
 
 log = logging.getLogger("mock_hyber.callbacks")
@@ -31,8 +32,10 @@ class Dispatcher:
         accounts: Iterable[AccountState],
         settings: Settings,
         transport: httpx.AsyncBaseTransport | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.accounts = list(accounts)
+        self.metrics = metrics
         self.settings = settings
         self._transport = transport
         self._wake = asyncio.Event()
@@ -138,6 +141,8 @@ class Dispatcher:
             outbox.record(
                 delivery, Attempt(len(delivery.attempts) + 1, at_ms, status_code, error, latency_ms)
             )
+        if self.metrics is not None:
+            self.metrics.on_attempt(error is None, latency_ms / 1000, delivery.status == FAILED)
 
     # -- waiting --------------------------------------------------------------------------
 

@@ -151,11 +151,7 @@ class SendingService:
     # -- pieces ---------------------------------------------------------------------------
 
     def _store(self, job: Job) -> None:
-        journal = self.account.backend.journal
-        self.account.store.add_job(job)
-        self.account.engine.admit(job, plan_now=journal is not None)
-        if journal is not None:
-            journal.job_accepted(job)  # durable before the request is answered
+        self.account.accept_job(job)
 
     def _refusal(
         self, phone: str, extra_id: str | None, tag: str | None, channels: tuple[str, ...]

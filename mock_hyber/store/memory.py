@@ -22,6 +22,20 @@ def _add(index: dict[str, _Slot], key: str, message: Message) -> None:
         index[key] = [slot, message]
 
 
+def _remove(index: dict[str, _Slot], key: str, message: Message) -> None:
+    slot = index.get(key)
+    if slot is message:
+        del index[key]
+    elif isinstance(slot, list):
+        remaining = [item for item in slot if item is not message]
+        if len(remaining) == 1:
+            index[key] = remaining[0]
+        elif remaining:
+            index[key] = remaining
+        else:
+            del index[key]
+
+
 def _all(slot: _Slot | None) -> list[Message]:
     if slot is None:
         return []
@@ -43,6 +57,18 @@ class MemoryStore:
             _add(self._by_phone, message.phone, message)
             if message.extra_id is not None:
                 _add(self._by_extra_id, message.extra_id, message)
+
+    def remove_job(self, job: Job) -> None:
+        """Forget a job and its messages (retention)."""
+        self.jobs.pop(job.job_id, None)
+        for message in job.messages:
+            self.messages.pop(message.message_id, None)
+            _remove(self._by_phone, message.phone, message)
+            if message.extra_id is not None:
+                _remove(self._by_extra_id, message.extra_id, message)
+
+    def oldest_job(self) -> Job | None:
+        return next(iter(self.jobs.values()), None)
 
     def job(self, job_id: str) -> Job | None:
         return self.jobs.get(job_id)

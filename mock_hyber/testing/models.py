@@ -81,7 +81,7 @@ class PlanMoment(_Model):
 
 
 class Plan(_Model):
-    source: str | None = None  # "magic 3800...", a rule name, or "profile"
+    source: str | None = None  # "magic 3800...", "scenario NAME", or "profile"
     moments: tuple[PlanMoment, ...] = ()
 
 

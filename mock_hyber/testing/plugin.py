@@ -1,0 +1,233 @@
+"""The pytest plugin (entry point `pytest11: mock_hyber`), loaded when mock-hyber is installed.
+
+Fixtures:
+- `mock_hyber_server` (session): a live server on 127.0.0.1 and a free port, started once per
+  session, so once per pytest-xdist worker (each worker has its own server, port and state);
+  with `--mock-hyber-url`, an already running server instead.
+- `mock_hyber_settings` (session): the Settings of that server; override it in a conftest.py
+  for other accounts or callback options.
+- `mock_hyber` (function): a `MockHyberClient` of the account, reset before each test; errors
+  the server logged during the test (a bug of the mock) fail the test at teardown.
+- `callback_receiver` (function): a started `CallbackReceiver`; stopped and `check()`ed at
+  teardown.
+
+Options (command line, or the ini key in brackets):
+- `--mock-hyber-seed N` [mock_hyber_seed], default 1234: the seed of ids, outcomes and faults.
+- `--mock-hyber-frozen` / `--no-mock-hyber-frozen` [mock_hyber_frozen], default frozen: a
+  frozen clock moves only when a test advances it, so tests are deterministic and never wait.
+- `--mock-hyber-speed X` [mock_hyber_speed], default 1.0: virtual seconds per real second
+  when the clock is not frozen.
+- `--mock-hyber-clock-start ISO` [mock_hyber_clock_start], default now: the clock's start.
+- `--mock-hyber-account ID:LOGIN:PASSWORD` [mock_hyber_account], default 1001:hyber:hyber.
+- `--mock-hyber-url URL` [mock_hyber_url]: use that server (its own seed and settings; the
+  clock options are applied to the account at each reset).
+
+Only this module imports pytest; the server and the client never do.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from mock_hyber.config import Settings
+from mock_hyber.testing.client import MockHyberClient
+from mock_hyber.testing.receiver import CallbackReceiver
+from mock_hyber.testing.server import LiveServer
+
+DEFAULT_SEED = 1234
+DEFAULT_ACCOUNT = "1001:hyber:hyber"
+WATCHED_LOGGERS = ("mock_hyber", "uvicorn.error")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("mock-hyber", "mock_hyber (GMS Hyber API simulator)")
+
+    def option(name: str, help: str, **kwargs: Any) -> None:
+        group.addoption(
+            f"--mock-hyber-{name}",
+            dest=f"mock_hyber_{name.replace('-', '_')}",
+            default=None,
+            help=help,
+            **kwargs,
+        )
+
+    option("seed", "seed of ids, outcomes and faults (default 1234)", type=int)
+    option("speed", "virtual seconds per real second when not frozen (default 1.0)", type=float)
+    option(
+        "frozen",
+        "start with a frozen clock (the default): it moves only on advance()",
+        action=argparse.BooleanOptionalAction,
+    )
+    option("clock-start", "the virtual clock's start, ISO 8601 (default: now)")
+    option("account", "the account CLIENT_ID:LOGIN:PASSWORD (default 1001:hyber:hyber)")
+    option("url", "use this running mock_hyber server instead of starting one")
+    parser.addini("mock_hyber_seed", "mock_hyber seed (default 1234)", default=str(DEFAULT_SEED))
+    parser.addini("mock_hyber_speed", "mock_hyber clock speed (default 1.0)", default="1.0")
+    parser.addini(
+        "mock_hyber_frozen", "mock_hyber frozen clock (default true)", type="bool", default=True
+    )
+    parser.addini("mock_hyber_clock_start", "mock_hyber clock start (default now)", default="")
+    parser.addini("mock_hyber_account", "mock_hyber account", default=DEFAULT_ACCOUNT)
+    parser.addini("mock_hyber_url", "a running mock_hyber server to use", default="")
+
+
+@dataclass(frozen=True)
+class Options:
+    seed: int
+    speed: float
+    frozen: bool
+    clock_start: str | None
+    client_id: str
+    login: str
+    password: str
+    url: str | None
+
+    @classmethod
+    def of(cls, config: pytest.Config) -> Options:
+        def pick(name: str) -> Any:
+            value = config.getoption(f"mock_hyber_{name}")
+            return config.getini(f"mock_hyber_{name}") if value is None else value
+
+        account = str(pick("account"))
+        parts = account.split(":", 2)
+        if len(parts) != 3:
+            raise pytest.UsageError(f"--mock-hyber-account {account!r}: not ID:LOGIN:PASSWORD")
+        return cls(
+            seed=int(pick("seed")),
+            speed=float(pick("speed")),
+            frozen=bool(pick("frozen")),
+            clock_start=str(pick("clock_start")) or None,
+            client_id=parts[0],
+            login=parts[1],
+            password=parts[2],
+            url=str(pick("url")) or None,
+        )
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    options = Options.of(config)
+    clock = "frozen" if options.frozen else f"running x{options.speed:g}"
+    if options.url:
+        return f"mock_hyber: {options.url} (its own seed and settings), clock {clock}"
+    where = "a live server per session (per xdist worker)"
+    return f"mock_hyber: {where}, seed {options.seed}, clock {clock}"
+
+
+@dataclass(frozen=True)
+class RemoteServer:
+    """A mock_hyber server the plugin did not start (`--mock-hyber-url`)."""
+
+    url: str
+
+
+class _ErrorLog(logging.Handler):
+    """Collects the errors the in-process server logs while one test runs."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.records: list[logging.LogRecord] = []
+        self._lock_records = threading.Lock()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        with self._lock_records:
+            self.records.append(record)
+
+    def lines(self) -> list[str]:
+        formatter = logging.Formatter("%(name)s: %(message)s")
+        with self._lock_records:
+            return [formatter.format(record) for record in self.records]
+
+
+@pytest.fixture(scope="session")
+def mock_hyber_options(pytestconfig: pytest.Config) -> Options:
+    """The plugin's options, from the command line and the ini file."""
+    return Options.of(pytestconfig)
+
+
+@pytest.fixture(scope="session")
+def mock_hyber_settings(mock_hyber_options: Options) -> Settings:
+    """Settings of the session's server. Override this fixture for other settings."""
+    options = mock_hyber_options
+    values: dict[str, Any] = {
+        "seed": options.seed,
+        "clock_speed": options.speed,
+        "clock_frozen": options.frozen,
+        "log_level": "warning",
+        "accounts": f"{options.client_id}:{options.login}:{options.password}",
+    }
+    if options.clock_start:
+        values["clock_start"] = options.clock_start
+    return Settings(**values)
+
+
+@pytest.fixture(scope="session")
+def mock_hyber_server(
+    mock_hyber_options: Options, mock_hyber_settings: Settings
+) -> Iterator[LiveServer | RemoteServer]:
+    """The session's server (`.url`): started here, or the one named by --mock-hyber-url."""
+    if mock_hyber_options.url:
+        yield RemoteServer(mock_hyber_options.url.rstrip("/"))
+        return
+    server = LiveServer(mock_hyber_settings).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def mock_hyber(
+    mock_hyber_server: LiveServer | RemoteServer, mock_hyber_options: Options
+) -> Iterator[MockHyberClient]:
+    """A client of the account, reset before the test; server errors fail it at teardown."""
+    options = mock_hyber_options
+    client = MockHyberClient(
+        mock_hyber_server.url, options.client_id, options.login, options.password
+    )
+    client.reset()
+    if isinstance(mock_hyber_server, RemoteServer):
+        # Its start-up clock is its own: apply this session's clock options to the account.
+        client.set_speed(options.speed)
+        if options.frozen:
+            client.freeze()
+        else:
+            client.resume()
+    errors = _ErrorLog()
+    loggers = [logging.getLogger(name) for name in WATCHED_LOGGERS]
+    for logger in loggers:
+        logger.addHandler(errors)
+    try:
+        yield client
+        problems = errors.lines()
+        try:
+            client.health()
+        except Exception as exc:  # the server stopped answering during the test
+            problems.append(f"the mock_hyber server does not answer: {exc!r}")
+    finally:
+        for logger in loggers:
+            logger.removeHandler(errors)
+        client.close()
+    if problems:
+        pytest.fail(
+            "mock_hyber logged errors during this test (a bug in the mock, please report it):\n"
+            + "\n".join(problems),
+            pytrace=False,
+        )
+
+
+@pytest.fixture
+def callback_receiver() -> Iterator[CallbackReceiver]:
+    """A started CallbackReceiver (`.url` for callback_url); stopped and checked at teardown."""
+    receiver = CallbackReceiver().start()
+    try:
+        yield receiver
+    finally:
+        receiver.stop()
+    receiver.check()
