@@ -367,9 +367,9 @@ async def list_callbacks(
     message_id: str | None = None,
     job_id: str | None = None,
     url: str | None = None,
-    status: str | None = None,
-    kind: str | None = None,
-    limit: int = 1000,
+    status: Literal["pending", "queued", "delivered", "failed", "dropped"] | None = None,
+    kind: Literal["report", "batch", "inbound"] | None = None,
+    limit: int = Query(1000, ge=0, le=1_000_000),
     body: bool = True,
 ) -> OrjsonResponse:
     found = []

@@ -3,6 +3,7 @@ reply is POSTed to the account's inbound URL (as Hyber does, with no auth), with
 
 from __future__ import annotations
 
+import uuid
 from typing import Literal
 
 import orjson
@@ -11,9 +12,10 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from mock_hyber.callbacks.outbox import Delivery
 from mock_hyber.callbacks.payloads import user_reply
 from mock_hyber.errors import HyberError
-from mock_hyber.service.ids import new_id
+from mock_hyber.service.phones import normalize_phone
 from mock_hyber.state import AccountState
 
+UMID_NAMESPACE = uuid.UUID("6f2b8c52-8f4e-5d1a-9a77-0d4c3e2b1a90")
 VIBER_MEDIA = ("media", "file_name")
 WHATSAPP_MEDIA = ("image_url", "video_url", "audio_url", "doc_url", "location")
 
@@ -53,7 +55,12 @@ def simulate_reply(account: AccountState, request: InboundRequest) -> Delivery:
         original = account.store.message(request.message_id)
         if original is None:
             raise HyberError.named("message_not_found", request.message_id)
-    phone = request.phone or (original.phone if original else "")
+    if request.phone is not None:
+        phone = normalize_phone(request.phone.removeprefix("+"), account.phone_pattern)
+        if phone is None:
+            raise HyberError.named("invalid_parameter", "phone: not a correct phone number")
+    else:
+        phone = original.phone if original else ""
     channel = request.channel or _reply_channel(original)
     allowed = VIBER_MEDIA if channel == "viber" else WHATSAPP_MEDIA
     media = {name: getattr(request, name) for name in allowed if getattr(request, name)}
@@ -63,8 +70,12 @@ def simulate_reply(account: AccountState, request: InboundRequest) -> Delivery:
         raise HyberError.named("invalid_parameter", f"{wrong[0]}: not a {channel} reply field")
     if request.text is None and not media:
         raise HyberError.named("missing_parameter", "text (or a media field)")
-    umid = new_id(account.outbox.rng) if channel == "whatsapp" else None
     now = account.clock.now_ms()
+    umid = None
+    if channel == "whatsapp":
+        # The transport id of the replied message: the same for every reply to it.
+        source = original.message_id if original else f"{phone}/{now}"
+        umid = str(uuid.uuid5(UMID_NAMESPACE, source))
     body = user_reply(channel, phone, request.text, now, original, media, umid)
     message_ids = (original.message_id,) if original else ()
     job_ids = (original.job.job_id,) if original else ()

@@ -241,7 +241,10 @@ class Outbox:
     def restore_batches(self, state: list[dict[str, Any]], now_ms: int) -> None:
         for item in state:
             batch = self._batches[item["url"]] = _Batch(
-                item["reports"], item["message_ids"], dict.fromkeys(item["job_ids"])
+                item["reports"],
+                item["message_ids"],
+                dict.fromkeys(item["job_ids"]),
+                generation=next(self._seq),
             )
             heapq.heappush(self._heap, (now_ms, next(self._seq), (item["url"], batch.generation)))
 
@@ -250,7 +253,7 @@ class Outbox:
     ) -> None:
         batch = self._batches.get(url)
         if batch is None:
-            batch = self._batches[url] = _Batch()
+            batch = self._batches[url] = _Batch(generation=next(self._seq))
             flush_at = happening.at_ms + self.policy.batch_period_ms
             heapq.heappush(self._heap, (flush_at, next(self._seq), (url, batch.generation)))
         batch.reports.append(report)

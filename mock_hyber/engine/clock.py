@@ -33,17 +33,18 @@ class VirtualClock:
             raise ClockError("speed must be above 0 (freeze the clock to stop it)")
         self._monotonic = monotonic
         self._anchor_real = monotonic()
-        self._anchor_virtual = wall() if start is None else float(start)
+        # Whole milliseconds: advancing by 0.1 s ten times lands exactly on a second.
+        self._anchor_ms = round((wall() if start is None else float(start)) * 1000)
         self._speed = float(speed)
         self._frozen = frozen
 
-    def now(self) -> float:
-        if self._frozen:
-            return self._anchor_virtual
-        return self._anchor_virtual + (self._monotonic() - self._anchor_real) * self._speed
-
     def now_ms(self) -> int:
-        return int(self.now() * 1000)
+        if self._frozen:
+            return self._anchor_ms
+        return self._anchor_ms + int((self._monotonic() - self._anchor_real) * self._speed * 1000)
+
+    def now(self) -> float:
+        return self.now_ms() / 1000
 
     @property
     def speed(self) -> float:
@@ -54,7 +55,7 @@ class VirtualClock:
         return self._frozen
 
     def _reanchor(self) -> None:
-        self._anchor_virtual = self.now()
+        self._anchor_ms = self.now_ms()
         self._anchor_real = self._monotonic()
 
     def set_speed(self, speed: float) -> None:
@@ -75,7 +76,7 @@ class VirtualClock:
         if seconds < 0:
             raise ClockError("the clock cannot go back: seconds must be >= 0")
         self._reanchor()
-        self._anchor_virtual += seconds
+        self._anchor_ms += round(seconds * 1000)
 
     def set_time(self, epoch_seconds: float) -> None:
         """Jump to a point in time; only forward, so no planned event is skipped backwards."""

@@ -121,7 +121,11 @@ class AccountEngine:
         for message in job.messages[cursor:end]:
             if message.accepted and message.script is None:
                 message.script = planner.script(message, route)
-                self._advance(message, 0)
+                first = job.begin_ms + raw_moment(message.script, 0)[0]
+                if first <= due_ms:
+                    self._advance(message, 0)
+                else:  # e.g. a rule's blocked_after
+                    self._push(first, message, 0)
         if end < len(job.messages):
             self._push(due_ms, job, -1 - end)
         return end - cursor

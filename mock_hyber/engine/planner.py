@@ -75,9 +75,11 @@ class Planner:
         magic = self.magic.get(phone)
         if magic is not None:
             return magic.reject
-        for compiled in self._rejecting:
+        if not self._rejecting:
+            return None  # the common case: no rule rejects, no need to match any
+        for compiled in self.rules:
             if compiled.matches(phone, extra_id, tag, channels):
-                return compiled.rule.reject
+                return compiled.rule.reject  # the first matching rule decides
         return None
 
     def plan(self, message: Message, route: Route) -> Plan:

@@ -60,7 +60,7 @@ class Delay(BaseModel):
     median: float = Field(gt=0)
     sigma: float = Field(0.5, ge=0)
     min: float = Field(0.0, ge=0)
-    max: float = Field(3600.0, gt=0)
+    max: float = Field(3600.0, gt=0, le=604800)
 
     def draw_ms(self, draws: Draws) -> int:
         seconds = self.median * math.exp(self.sigma * draws.normal())

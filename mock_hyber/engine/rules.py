@@ -19,6 +19,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from mock_hyber.engine.plan import LegPlan
 from mock_hyber.schemas.requests import CHANNEL_NAMES
 
+MAX_DELAY = 604800.0  # 7 days: keeps every planned moment within the script's 49-day range
+
 
 def _ms(seconds: float) -> int:
     return round(seconds * 1000)
@@ -31,12 +33,12 @@ class LegSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     outcome: Literal["delivered", "failed", "expired", "late"]
-    after: float = Field(1.0, ge=0)
+    after: float = Field(1.0, ge=0, le=MAX_DELAY)
     event: str | None = Field(None, description="catalogue event, e.g. failed_absent")
     code: int | None = Field(None, description="explicit hyber_status to report")
-    seen_after: float | None = Field(None, ge=0)
-    clicks: int = Field(0, ge=0)
-    clicks_after: float = Field(10.0, ge=0)
+    seen_after: float | None = Field(None, ge=0, le=MAX_DELAY)
+    clicks: int = Field(0, ge=0, le=1_000_000)
+    clicks_after: float = Field(10.0, ge=0, le=MAX_DELAY)
 
     def to_leg(self) -> LegPlan:
         return LegPlan(
@@ -64,7 +66,10 @@ class Match(BaseModel):
     @classmethod
     def _regex(cls, value: str | None) -> str | None:
         if value is not None:
-            re.compile(value)
+            try:
+                re.compile(value)
+            except re.error as exc:
+                raise ValueError(f"bad regular expression {value!r}: {exc}") from None
         return value
 
 
@@ -78,7 +83,7 @@ class Rule(BaseModel):
     legs: list[LegSpec] = Field(default_factory=list)
     otherwise: LegSpec | None = None
     blocked: bool = False
-    blocked_after: float = Field(0.0, ge=0)
+    blocked_after: float = Field(0.0, ge=0, le=MAX_DELAY)
     reject: int | None = Field(None, description="refuse at acceptance with this error code")
 
     @field_validator("channels")
@@ -141,7 +146,10 @@ def load_magic() -> list[MagicNumber]:
 
 def parse_scenarios(text: str | bytes) -> ScenarioFile:
     """YAML or JSON (JSON is YAML) scenario text."""
-    data = yaml.safe_load(text) or {}
+    try:
+        data = yaml.safe_load(text) or {}
+    except yaml.YAMLError as exc:
+        raise ValueError(f"not valid YAML or JSON: {exc}") from None
     if isinstance(data, list):
         data = {"rules": data}
     return ScenarioFile.model_validate(data)
