@@ -3,7 +3,7 @@ VENV ?= .venv
 PYTHON ?= python3
 BIN = $(VENV)/bin
 
-.PHONY: setup run test lint bench clean
+.PHONY: setup run test lint bench clean container-test example-test
 
 setup: $(VENV)/.installed
 
@@ -22,6 +22,13 @@ lint: setup
 
 test: setup lint
 	$(BIN)/pytest -q
+
+container-test:
+	.ci/container-test.sh
+
+# The example app's suite against the built wheel, in a fresh virtualenv (plain and -n 2).
+example-test:
+	PYTHON=$(PYTHON) bash .ci/example-suite.sh
 
 bench: setup
 	$(BIN)/python bench/run_all.py $(BENCH_ARGS)
