@@ -68,20 +68,30 @@ def simulate_reply(account: AccountState, request: InboundRequest) -> Delivery:
     wrong = [name for name in other if getattr(request, name)]
     if wrong:
         raise HyberError.named("invalid_parameter", f"{wrong[0]}: not a {channel} reply field")
-    if request.text is None and not media:
-        raise HyberError.named("missing_parameter", "text (or a media field)")
+    text = request.text
+    if text is None and not media:
+        text = made_up_reply(account.outbox.rng.getrandbits(32))
     now = account.clock.now_ms()
     umid = None
     if channel == "whatsapp":
         # The transport id of the replied message: the same for every reply to it.
         source = original.message_id if original else f"{phone}/{now}"
         umid = str(uuid.uuid5(UMID_NAMESPACE, source))
-    body = user_reply(channel, phone, request.text, now, original, media, umid)
+    body = user_reply(channel, phone, text, now, original, media, umid)
     message_ids = (original.message_id,) if original else ()
     job_ids = (original.job.job_id,) if original else ()
     return account.outbox.add(
         "inbound", url, orjson.dumps(body), message_ids, job_ids, now, apply_faults=False
     )
+
+
+def made_up_reply(seed: int) -> str:
+    """A short, plausible user reply (Ukrainian locale), the same for the same seed."""
+    from faker import Faker  # imported here: it is slow to load and only needed here
+
+    fake = Faker("uk_UA")
+    fake.seed_instance(seed)
+    return str(fake.sentence(nb_words=5))
 
 
 def _reply_channel(original: object | None) -> str:

@@ -151,12 +151,14 @@ class _Operations:
         login: str = "hyber",
         password: str = "hyber",
         timeout: float = DEFAULT_TIMEOUT,
+        admin_token: str | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.client_id = str(client_id)
         self.login = login
         self.password = password
         self.timeout = timeout
+        self.admin_token = admin_token
         self._auth = httpx.BasicAuth(login, password)
 
     def _request_args(self, call: _Call) -> dict[str, Any]:
@@ -174,6 +176,8 @@ class _Operations:
             args["content"] = call.content
         if call.provider:
             args["auth"] = self._auth
+        elif self.admin_token:
+            args["headers"] = {**(call.headers or {}), "X-Mock-Hyber-Token": self.admin_token}
         return args
 
     def _mine(self, **params: Any) -> dict[str, Any]:
@@ -372,7 +376,8 @@ class MockHyberClient(_Operations):
 
     `base_url` is the server (`http://127.0.0.1:8080`); `client_id`, `login` and `password` name
     the account (the server's default account by default); `timeout` is the per-request timeout
-    in seconds (waits add their own time on top).
+    in seconds (waits add their own time on top); `admin_token` is sent with every control call
+    (`X-Mock-Hyber-Token`) to a server started with one.
     """
 
     def __init__(
@@ -382,9 +387,10 @@ class MockHyberClient(_Operations):
         login: str = "hyber",
         password: str = "hyber",
         timeout: float = DEFAULT_TIMEOUT,
+        admin_token: str | None = None,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
-        super().__init__(base_url, client_id, login, password, timeout)
+        super().__init__(base_url, client_id, login, password, timeout, admin_token)
         self.http = httpx.Client(base_url=self.base_url, timeout=timeout, transport=transport)
 
     def _run(self, op: Op[T]) -> T:
@@ -669,9 +675,10 @@ class AsyncMockHyberClient(_Operations):
         login: str = "hyber",
         password: str = "hyber",
         timeout: float = DEFAULT_TIMEOUT,
+        admin_token: str | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
-        super().__init__(base_url, client_id, login, password, timeout)
+        super().__init__(base_url, client_id, login, password, timeout, admin_token)
         self.http = httpx.AsyncClient(base_url=self.base_url, timeout=timeout, transport=transport)
 
     async def _run(self, op: Op[T]) -> T:

@@ -21,6 +21,8 @@ Options (command line, or the ini key in brackets):
 - `--mock-hyber-account ID:LOGIN:PASSWORD` [mock_hyber_account], default 1001:hyber:hyber.
 - `--mock-hyber-url URL` [mock_hyber_url]: use that server (its own seed and settings; the
   clock options are applied to the account at each reset).
+- `--mock-hyber-admin-token TOKEN` [mock_hyber_admin_token]: the control API's token, for a
+  server that has one (a started server uses its settings' `admin_token`).
 
 Only this module imports pytest; the server and the client never do.
 """
@@ -68,6 +70,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     option("clock-start", "the virtual clock's start, ISO 8601 (default: now)")
     option("account", "the account CLIENT_ID:LOGIN:PASSWORD (default 1001:hyber:hyber)")
     option("url", "use this running mock_hyber server instead of starting one")
+    option("admin-token", "the admin token of that server's control API, if it has one")
     parser.addini("mock_hyber_seed", "mock_hyber seed (default 1234)", default=str(DEFAULT_SEED))
     parser.addini("mock_hyber_speed", "mock_hyber clock speed (default 1.0)", default="1.0")
     parser.addini(
@@ -76,6 +79,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini("mock_hyber_clock_start", "mock_hyber clock start (default now)", default="")
     parser.addini("mock_hyber_account", "mock_hyber account", default=DEFAULT_ACCOUNT)
     parser.addini("mock_hyber_url", "a running mock_hyber server to use", default="")
+    parser.addini("mock_hyber_admin_token", "its admin token", default="")
 
 
 @dataclass(frozen=True)
@@ -88,6 +92,7 @@ class Options:
     login: str
     password: str
     url: str | None
+    admin_token: str | None
 
     @classmethod
     def of(cls, config: pytest.Config) -> Options:
@@ -108,6 +113,7 @@ class Options:
             login=parts[1],
             password=parts[2],
             url=str(pick("url")) or None,
+            admin_token=str(pick("admin_token")) or None,
         )
 
 
@@ -188,8 +194,15 @@ def mock_hyber(
 ) -> Iterator[MockHyberClient]:
     """A client of the account, reset before the test; server errors fail it at teardown."""
     options = mock_hyber_options
+    token = options.admin_token
+    if token is None and isinstance(mock_hyber_server, LiveServer):
+        token = mock_hyber_server.settings.admin_token
     client = MockHyberClient(
-        mock_hyber_server.url, options.client_id, options.login, options.password
+        mock_hyber_server.url,
+        options.client_id,
+        options.login,
+        options.password,
+        admin_token=token,
     )
     client.reset()
     if isinstance(mock_hyber_server, RemoteServer):
