@@ -536,6 +536,35 @@ class MockHyberClient(_Operations):
         )
         return self._run(self._op_wait_for_message(filters, timeout))
 
+    def wait_for_messages(
+        self,
+        count: int,
+        timeout: float = 5.0,
+        *,
+        phone: Phone | None = None,
+        status: Status | None = None,
+        via: Channel | None = None,
+        channel: Channel | None = None,
+        job_id: str | None = None,
+        extra_id: str | None = None,
+        tag: str | None = None,
+        limit: int = 1000,
+    ) -> list[MessageInfo]:
+        """Wait until at least `count` messages match (e.g. every message of a job is final);
+        return the matches, fewer than `count` when `timeout` ran out."""
+        filters = _clean(
+            {
+                "phone": None if phone is None else _phone(phone),
+                "status": status,
+                "via": via,
+                "channel": channel,
+                "job_id": job_id,
+                "extra_id": extra_id,
+                "tag": tag,
+            }
+        )
+        return self._run(self._op_messages(filters, limit, False, timeout, count))[1]
+
     def wait_for_status(
         self, phone: Phone, status: Status, timeout: float = 5.0, via: Channel | None = None
     ) -> MessageInfo:
@@ -798,6 +827,33 @@ class AsyncMockHyberClient(_Operations):
             }
         )
         return await self._run(self._op_wait_for_message(filters, timeout))
+
+    async def wait_for_messages(
+        self,
+        count: int,
+        timeout: float = 5.0,
+        *,
+        phone: Phone | None = None,
+        status: Status | None = None,
+        via: Channel | None = None,
+        channel: Channel | None = None,
+        job_id: str | None = None,
+        extra_id: str | None = None,
+        tag: str | None = None,
+        limit: int = 1000,
+    ) -> list[MessageInfo]:
+        filters = _clean(
+            {
+                "phone": None if phone is None else _phone(phone),
+                "status": status,
+                "via": via,
+                "channel": channel,
+                "job_id": job_id,
+                "extra_id": extra_id,
+                "tag": tag,
+            }
+        )
+        return (await self._run(self._op_messages(filters, limit, False, timeout, count)))[1]
 
     async def wait_for_status(
         self, phone: Phone, status: Status, timeout: float = 5.0, via: Channel | None = None

@@ -18,7 +18,8 @@ Options (command line, or the ini key in brackets):
 - `--mock-hyber-speed X` [mock_hyber_speed], default 1.0: virtual seconds per real second
   when the clock is not frozen.
 - `--mock-hyber-clock-start ISO` [mock_hyber_clock_start], default now: the clock's start.
-- `--mock-hyber-account ID:LOGIN:PASSWORD` [mock_hyber_account], default 1001:hyber:hyber.
+- `--mock-hyber-account ID:LOGIN:PASSWORD` [mock_hyber_account]: the server's account (and
+  the client's); default: the first account of the settings (1001:hyber:hyber).
 - `--mock-hyber-url URL` [mock_hyber_url]: use that server (its own seed and settings; the
   clock options are applied to the account at each reset).
 - `--mock-hyber-admin-token TOKEN` [mock_hyber_admin_token]: the control API's token, for a
@@ -77,7 +78,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "mock_hyber_frozen", "mock_hyber frozen clock (default true)", type="bool", default=True
     )
     parser.addini("mock_hyber_clock_start", "mock_hyber clock start (default now)", default="")
-    parser.addini("mock_hyber_account", "mock_hyber account", default=DEFAULT_ACCOUNT)
+    parser.addini("mock_hyber_account", "mock_hyber account ID:LOGIN:PASSWORD", default="")
     parser.addini("mock_hyber_url", "a running mock_hyber server to use", default="")
     parser.addini("mock_hyber_admin_token", "its admin token", default="")
 
@@ -88,9 +89,7 @@ class Options:
     speed: float
     frozen: bool
     clock_start: str | None
-    client_id: str
-    login: str
-    password: str
+    account: tuple[str, str, str] | None  # None: the server's first account
     url: str | None
     admin_token: str | None
 
@@ -101,17 +100,15 @@ class Options:
             return config.getini(f"mock_hyber_{name}") if value is None else value
 
         account = str(pick("account"))
-        parts = account.split(":", 2)
-        if len(parts) != 3:
+        parts = account.split(":", 2) if account else None
+        if parts is not None and (len(parts) != 3 or not all(parts)):
             raise pytest.UsageError(f"--mock-hyber-account {account!r}: not ID:LOGIN:PASSWORD")
         return cls(
             seed=int(pick("seed")),
             speed=float(pick("speed")),
             frozen=bool(pick("frozen")),
             clock_start=str(pick("clock_start")) or None,
-            client_id=parts[0],
-            login=parts[1],
-            password=parts[2],
+            account=(parts[0], parts[1], parts[2]) if parts else None,
             url=str(pick("url")) or None,
             admin_token=str(pick("admin_token")) or None,
         )
@@ -166,8 +163,9 @@ def mock_hyber_settings(mock_hyber_options: Options) -> Settings:
         "clock_speed": options.speed,
         "clock_frozen": options.frozen,
         "log_level": "warning",
-        "accounts": f"{options.client_id}:{options.login}:{options.password}",
     }
+    if options.account:
+        values["accounts"] = ":".join(options.account)
     if options.clock_start:
         values["clock_start"] = options.clock_start
     return Settings(**values)
@@ -194,16 +192,14 @@ def mock_hyber(
 ) -> Iterator[MockHyberClient]:
     """A client of the account, reset before the test; server errors fail it at teardown."""
     options = mock_hyber_options
+    account = options.account or tuple(DEFAULT_ACCOUNT.split(":"))
     token = options.admin_token
-    if token is None and isinstance(mock_hyber_server, LiveServer):
-        token = mock_hyber_server.settings.admin_token
-    client = MockHyberClient(
-        mock_hyber_server.url,
-        options.client_id,
-        options.login,
-        options.password,
-        admin_token=token,
-    )
+    if isinstance(mock_hyber_server, LiveServer):
+        first = mock_hyber_server.settings.accounts[0]
+        account = options.account or (first.client_id, first.login, first.password)
+        token = token or mock_hyber_server.settings.admin_token
+    client_id, login, password = account
+    client = MockHyberClient(mock_hyber_server.url, client_id, login, password, admin_token=token)
     client.reset()
     if isinstance(mock_hyber_server, RemoteServer):
         # Its start-up clock is its own: apply this session's clock options to the account.
@@ -229,7 +225,7 @@ def mock_hyber(
         client.close()
     if problems:
         pytest.fail(
-            "mock_hyber logged errors during this test (a bug in the mock, please report it):\n"
+            "mock_hyber had errors during this test (a bug in the mock, please report it):\n"
             + "\n".join(problems),
             pytrace=False,
         )
