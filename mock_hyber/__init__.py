@@ -2,16 +2,35 @@
 
 __version__ = "0.1.0"
 
-from mock_hyber.app import create_app
+import typing
+
 from mock_hyber.config import Account, Settings, load_settings
 from mock_hyber.testing import (
     AsyncMockHyberClient,
     CallbackReceiver,
-    LiveServer,
     MockHyberClient,
     MockHyberError,
     MockHyberTimeout,
 )
+
+if typing.TYPE_CHECKING:
+    from mock_hyber.app import create_app
+    from mock_hyber.testing.server import LiveServer
+
+# The server (FastAPI and all) loads on first use, so importing the package (as the pytest
+# plugin does in every test run of a project that installs it) stays cheap.
+_LAZY = {"create_app": "mock_hyber.app", "LiveServer": "mock_hyber.testing.server"}
+
+
+def __getattr__(name: str) -> typing.Any:
+    if name in _LAZY:
+        import importlib
+
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'mock_hyber' has no attribute {name!r}")
+
 
 __all__ = [
     "Account",

@@ -61,8 +61,8 @@ async def _json_object(request: Request) -> dict[str, Any]:
     return data
 
 
-def _clocks(accounts: Iterable[AccountState]) -> OrjsonResponse:
-    return OrjsonResponse({"clocks": {a.client_id: clock_view(a) for a in accounts}})
+def _clocks(accounts: Iterable[AccountState], **extra: Any) -> OrjsonResponse:
+    return OrjsonResponse({"clocks": {a.client_id: clock_view(a) for a in accounts}, **extra})
 
 
 def _wake(request: Request) -> None:
@@ -105,7 +105,9 @@ async def _after_clock_change(
         account.engine.run_due()
     _wake(request)
     if change.wait_callbacks:
-        await request.app.state.dispatcher.settle(accounts, change.timeout)
+        # settled false: due callbacks were still being tried at the timeout
+        settled = await request.app.state.dispatcher.settle(accounts, change.timeout)
+        return _clocks(accounts, settled=settled)
     return _clocks(accounts)
 
 

@@ -70,6 +70,10 @@ class FaultInjection:
                     if hit.latency:
                         await asyncio.sleep(hit.latency)
                     if hit.drop:
+                        # Read the request first: closing with unread data makes a TCP reset
+                        # instead of the cut answer this fault promises.
+                        while (await receive()).get("more_body"):
+                            pass
                         await send(
                             {
                                 "type": "http.response.start",

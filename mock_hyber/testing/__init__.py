@@ -4,6 +4,8 @@ The pytest plugin (`mock_hyber.testing.plugin`, loaded by the `pytest11` entry p
 its fixtures from these; nothing here imports pytest.
 """
 
+import typing
+
 from mock_hyber.testing.client import AsyncMockHyberClient, MockHyberClient
 from mock_hyber.testing.models import (
     Acceptance,
@@ -26,7 +28,20 @@ from mock_hyber.testing.models import (
     Scenarios,
 )
 from mock_hyber.testing.receiver import CallbackReceiver, CallbackReceiverError, ReceivedRequest
-from mock_hyber.testing.server import LiveServer
+
+if typing.TYPE_CHECKING:
+    from mock_hyber.testing.server import LiveServer
+
+
+def __getattr__(name: str) -> typing.Any:
+    # LiveServer brings the whole server: it loads on first use.
+    if name == "LiveServer":
+        from mock_hyber.testing.server import LiveServer
+
+        globals()["LiveServer"] = LiveServer
+        return LiveServer
+    raise AttributeError(f"module 'mock_hyber.testing' has no attribute {name!r}")
+
 
 __all__ = [
     "Acceptance",

@@ -35,14 +35,16 @@ import logging
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from mock_hyber.config import Settings
 from mock_hyber.testing.client import MockHyberClient
 from mock_hyber.testing.receiver import CallbackReceiver
-from mock_hyber.testing.server import LiveServer
+
+if TYPE_CHECKING:
+    from mock_hyber.testing.server import LiveServer
 
 DEFAULT_SEED = 1234
 DEFAULT_ACCOUNT = "1001:hyber:hyber"
@@ -179,6 +181,8 @@ def mock_hyber_server(
     if mock_hyber_options.url:
         yield RemoteServer(mock_hyber_options.url.rstrip("/"))
         return
+    from mock_hyber.testing.server import LiveServer  # the server loads only when used
+
     server = LiveServer(mock_hyber_settings).start()
     try:
         yield server
@@ -194,7 +198,7 @@ def mock_hyber(
     options = mock_hyber_options
     account = options.account or tuple(DEFAULT_ACCOUNT.split(":"))
     token = options.admin_token
-    if isinstance(mock_hyber_server, LiveServer):
+    if not isinstance(mock_hyber_server, RemoteServer):
         first = mock_hyber_server.settings.accounts[0]
         account = options.account or (first.client_id, first.login, first.password)
         token = token or mock_hyber_server.settings.admin_token
