@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from importlib.metadata import entry_points
+from pathlib import Path
 
 import pytest
 
@@ -265,3 +266,15 @@ def test_{n}(mock_hyber, mock_hyber_server):
     workers = {worker for worker, _ in seen}
     urls = {url for _, url in seen}
     assert len(workers) == len(urls) == len(seen) == 2  # one server per worker, not shared
+
+
+def test_the_readme_example_runs_as_written(pytester: pytest.Pytester) -> None:
+    """The README's "Use it in your tests" example is a real, passing test file."""
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    section = readme.split("## Use it in your tests", 1)[1]
+    example = re.search(r"```python\n(.*?)```", section, re.S)
+    assert example is not None
+    pytester.makeini(INI.format(extra=""))
+    pytester.makepyfile(test_readme=example.group(1))
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=2)
