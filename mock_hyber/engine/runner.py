@@ -14,7 +14,7 @@ from collections.abc import Iterable
 
 from mock_hyber.state import AccountState
 
-SLICE = 5000  # messages per slice before other requests get a turn
+SLICE = 1000  # messages per slice before other requests get a turn
 MAX_SLEEP = 1.0  # seconds; a safety net, wake-ups normally come from `wake()`
 
 log = logging.getLogger("mock_hyber.engine")

@@ -3,12 +3,13 @@ recipient whether it is accepted, give ids, count SMS parts, and store the job."
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 from mock_hyber.engine.codes import default_catalogue
-from mock_hyber.engine.sms import segment_count
+from mock_hyber.engine.sms import MAX_SEGMENTS, segment_count
 from mock_hyber.errors import HyberError
 from mock_hyber.schemas.limits import CHANNEL_LIMITS, TOP_LEVEL_LIMITS
 from mock_hyber.schemas.requests import (
@@ -33,6 +34,7 @@ class _BroadcastEnvelope(BroadcastRequest):
     recipients: list[Any]
 
 
+EXTRA_ID_LIMIT = TOP_LEVEL_LIMITS["extra_id"]
 PHONE_INCORRECT = 36024
 TEMPLATE_INVALID = 36031
 
@@ -61,13 +63,20 @@ class SendingService:
 
     @contextmanager
     def _ids_kept_on_error(self) -> Iterator[None]:
-        """A refused request draws no ids: later requests get the ids they would have got."""
+        """A refused request draws no ids: later requests get the ids they would have got.
+        The garbage collector waits meanwhile: a 50,000-recipient request allocates many
+        objects that all live on, and collecting in the middle only costs time."""
         state = self.account.rng.getstate()
+        collecting = gc.isenabled()
+        gc.disable()
         try:
             yield
         except HyberError:
             self.account.rng.setstate(state)
             raise
+        finally:
+            if collecting:
+                gc.enable()
 
     def _send_single(self, body: Any) -> Message:
         request = parse_model(SingleRequest, body)
@@ -94,7 +103,10 @@ class SendingService:
         ids = new_ids(self.account.rng, len(items) + 1)
         job = self._job(ids[0], "batch", request, start)
         channels = job.channels
-        text_limits = [(ch, CHANNEL_LIMITS[ch]["text"]) for ch in channels]
+        # SMS parts are counted once per text: the item's, or the channel's own for all.
+        sms = "sms" in channels
+        text_limits = [(ch, CHANNEL_LIMITS[ch]["text"]) for ch in channels if ch != "sms"]
+        default_parts = self._sms_parts(job, None) if sms else 0
         # Each item's text is needed when some channel has nothing of its own to send.
         text_needed = any(
             not has_content(ch, getattr(request.channel_options, ch)) for ch in channels
@@ -102,25 +114,37 @@ class SendingService:
         pattern = self.account.phone_pattern
         append = job.messages.append
         for index, item in enumerate(items):
-            where = f"messages[{index}]"
             if type(item) is not dict:
-                raise HyberError.named("invalid_parameter", f"{where}: must be an object")
-            extra_id = _extra_id(item.get("extra_id"), where)
+                raise HyberError.named("invalid_parameter", f"messages[{index}]: must be an object")
+            extra_id = item.get("extra_id")
+            if extra_id is not None:
+                extra_id = _extra_id(extra_id, "messages", index)
             text = item.get("text") or None  # an empty text is no text
+            parts = default_parts
             if text is not None:
-                text = _text(text, f"{where}.text")
+                if type(text) is not str:
+                    text = _text(text, f"messages[{index}].text")
                 for channel, limit in text_limits:
                     problem = limit.problem(text)
                     if problem:
                         raise HyberError.named(
-                            "invalid_parameter", f"{where}.text: {problem} for {channel}"
+                            "invalid_parameter",
+                            f"messages[{index}].text: {problem} for {channel}",
+                        )
+                if sms:
+                    parts = segment_count(text)
+                    if parts > MAX_SEGMENTS:
+                        raise HyberError.named(
+                            "invalid_parameter",
+                            f"messages[{index}].text: needs {parts} SMS segments, at most "
+                            f"{MAX_SEGMENTS} are allowed for sms",
                         )
             elif text_needed:
-                raise HyberError.named("missing_parameter", f"{where}.text")
+                raise HyberError.named("missing_parameter", f"messages[{index}].text")
             message = self._recipient(ids[index + 1], job, item, pattern, extra_id)
             message.text = text
             if message.accepted:
-                message.sms_parts = self._sms_parts(job, message)
+                message.sms_parts = parts
             append(message)
         self._store(job)
         return job
@@ -132,18 +156,27 @@ class SendingService:
         ids = new_ids(self.account.rng, len(recipients) + 1)
         job = self._job(ids[0], "broadcast", request, start)
         template = BroadcastTemplate(job.channel_options, self.account.settings.template_missing)
+        sms_templated = any(
+            channel == "sms" and name == "text" for channel, name, _ in template.fields
+        )
+        default_parts = self._sms_parts(job, None)
         pattern = self.account.phone_pattern
         append = job.messages.append
         for index, recipient in enumerate(recipients):
-            where = f"recipients[{index}]"
             if type(recipient) is not dict:
-                raise HyberError.named("invalid_parameter", f"{where}: must be an object")
-            extra_id = _extra_id(recipient.get("extra_id"), where)
+                raise HyberError.named(
+                    "invalid_parameter", f"recipients[{index}]: must be an object"
+                )
+            extra_id = recipient.get("extra_id")
+            if extra_id is not None:
+                extra_id = _extra_id(extra_id, "recipients", index)
             message = self._recipient(ids[index + 1], job, recipient, pattern, extra_id)
             if message.accepted and template:
                 self._personalise(message, template, recipient)
             if message.accepted:
-                message.sms_parts = self._sms_parts(job, message)
+                message.sms_parts = (
+                    self._sms_parts(job, message) if sms_templated else default_parts
+                )
             append(message)
         self._store(job)
         return job
@@ -244,20 +277,23 @@ class SendingService:
         message.personal = rendered
 
     @staticmethod
-    def _sms_parts(job: Job, message: Message) -> int:
+    def _sms_parts(job: Job, message: Message | None) -> int:
+        """Segments of the message's SMS text (None: the channel's own text)."""
         if "sms" not in job.channels:
             return 0
-        text = message.option("sms", "text")
+        if message is None:
+            text = job.channel_options["sms"].get("text")
+        else:
+            text = message.option("sms", "text")
         return segment_count(text) if text else 0
 
 
-def _extra_id(value: Any, where: str) -> str | None:
-    if value is None:
-        return None
-    text = _text(value, f"{where}.extra_id")
-    problem = TOP_LEVEL_LIMITS["extra_id"].problem(text)
-    if problem:
-        raise HyberError.named("invalid_parameter", f"{where}.extra_id: {problem}")
+def _extra_id(value: Any, key: str, index: int) -> str:
+    """A recipient's extra_id (the error names `key[index].extra_id`, built only then)."""
+    text = value if type(value) is str else _text(value, f"{key}[{index}].extra_id")
+    if len(text) > EXTRA_ID_LIMIT.max_chars:
+        problem = EXTRA_ID_LIMIT.problem(text)
+        raise HyberError.named("invalid_parameter", f"{key}[{index}].extra_id: {problem}")
     return text
 
 

@@ -34,6 +34,8 @@ def matching_template_id(message: Message) -> int:
 class ReportBuilder:
     def __init__(self, catalogue: Catalogue | None = None) -> None:
         self.catalogue = catalogue or default_catalogue()
+        self._ctr_job: object = None
+        self._ctr = False
 
     # -- pieces ---------------------------------------------------------------------------
 
@@ -46,10 +48,13 @@ class ReportBuilder:
             return message.error_text
         return self.code_text(message.error_code)
 
-    @staticmethod
-    def ctr(message: Message) -> bool:
-        options = message.job.channel_options
-        return any(options[channel].get("ctr") for channel in message.job.channels)
+    def ctr(self, message: Message) -> bool:
+        """Whether any channel of the message's job counts clicks (cached per job)."""
+        job = message.job
+        if job is not self._ctr_job:
+            self._ctr_job = job
+            self._ctr = any(job.channel_options[ch].get("ctr") for ch in job.channels)
+        return self._ctr
 
     @staticmethod
     def final_leg(message: Message, state: MessageView) -> LegView | None:

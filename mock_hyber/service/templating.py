@@ -44,12 +44,14 @@ class MissingVariable(Exception):
 
 
 class BroadcastTemplate:
-    """The templated string options of one broadcast, found once and rendered per recipient."""
+    """The templated string options of one broadcast, split once into literal text and keys,
+    and joined per recipient (no regular expression runs per recipient)."""
 
     def __init__(self, channel_options: Mapping[str, Mapping[str, Any]], missing: str) -> None:
         self.missing = missing
-        self.fields: list[tuple[str, str, str]] = [
-            (channel, name, value)
+        # PLACEHOLDER.split gives [text, key, text, key, ..., text]: keys at odd positions.
+        self.fields: list[tuple[str, str, list[str]]] = [
+            (channel, name, PLACEHOLDER.split(value))
             for channel, options in channel_options.items()
             for name, value in options.items()
             if isinstance(value, str) and PLACEHOLDER.search(value)
@@ -58,23 +60,27 @@ class BroadcastTemplate:
     def __bool__(self) -> bool:
         return bool(self.fields)
 
+    def _value(self, key: str, recipient: Mapping[str, Any]) -> str:
+        if key in recipient:
+            value = recipient[key]
+            if isinstance(value, str):
+                return value
+            try:
+                return as_text(value)
+            except UnusableValue:
+                raise MissingVariable(key, "cannot be written as text") from None
+        if self.missing == "keep":
+            return f"%{key}%"
+        if self.missing == "empty":
+            return ""
+        raise MissingVariable(key)
+
     def render(self, recipient: Mapping[str, Any]) -> dict[str, dict[str, str]]:
         """Rendered values per channel; raises MissingVariable under the `reject` rule."""
-
-        def substitute(match: Any) -> str:
-            key = match.group(1)
-            if key in recipient:
-                try:
-                    return as_text(recipient[key])
-                except UnusableValue:
-                    raise MissingVariable(key, "cannot be written as text") from None
-            if self.missing == "keep":
-                return match.group(0)
-            if self.missing == "empty":
-                return ""
-            raise MissingVariable(key)
-
         rendered: dict[str, dict[str, str]] = {}
-        for channel, name, value in self.fields:
-            rendered.setdefault(channel, {})[name] = PLACEHOLDER.sub(substitute, value)
+        for channel, name, parts in self.fields:
+            pieces = parts[:]
+            for index in range(1, len(parts), 2):
+                pieces[index] = self._value(parts[index], recipient)
+            rendered.setdefault(channel, {})[name] = "".join(pieces)
         return rendered
