@@ -102,13 +102,14 @@ class Settings(BaseSettings):
     callback_number_type: NumberType = "auto"
     callback_hmac_secret: str | None = None
     inbound_url: str | None = None
+    callback_client: Literal["aiohttp", "httpx"] = "aiohttp"
     callback_timeout: float = Field(5.0, gt=0)
     callback_max_attempts: int = Field(5, ge=1, le=100)
     callback_backoff: float = Field(10.0, ge=0)
     callback_backoff_factor: float = Field(2.0, ge=1)
     callback_backoff_max: float = Field(3600.0, ge=0)
     callback_jitter: float = Field(0.1, ge=0, le=1)
-    callback_concurrency: int = Field(32, ge=1, le=1000)
+    callback_concurrency: int = Field(16, ge=1, le=1000)
     callback_queue_size: int = Field(1000, ge=1)
     callback_allowed_hosts: Annotated[list[str], NoDecode] = Field(default_factory=list)
 

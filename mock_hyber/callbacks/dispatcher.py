@@ -15,8 +15,8 @@ from collections.abc import Iterable
 
 import httpx
 
-from mock_hyber import __version__
 from mock_hyber.callbacks.outbox import FAILED, Attempt, Delivery
+from mock_hyber.callbacks.senders import Sender, SendError, make_sender
 from mock_hyber.callbacks.signing import SIGNATURE_HEADER, signature
 from mock_hyber.config import Settings
 from mock_hyber.metrics import Metrics
@@ -42,7 +42,7 @@ class Dispatcher:
         self._tasks: list[asyncio.Task[None]] = []
         self._in_flight = 0
         self._queue: asyncio.Queue[Delivery] = asyncio.Queue(maxsize=settings.callback_queue_size)
-        self._client: httpx.AsyncClient | None = None
+        self._sender: Sender | None = None
         for account in self.accounts:
             account.outbox.wake = self.wake
 
@@ -55,13 +55,13 @@ class Dispatcher:
 
     async def start(self) -> None:
         concurrency = self.settings.callback_concurrency
-        self._client = httpx.AsyncClient(
-            transport=self._transport,
-            timeout=self.settings.callback_timeout,
-            limits=httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency),
-            headers={"User-Agent": f"mock-hyber/{__version__}"},
-            follow_redirects=False,
+        self._sender = make_sender(
+            self.settings.callback_client,
+            concurrency,
+            self.settings.callback_timeout,
+            self._transport,
         )
+        await self._sender.start()
         loop = asyncio.get_running_loop()
         self._tasks = [loop.create_task(self._feed(), name="callback-feeder")]
         self._tasks += [
@@ -74,8 +74,8 @@ class Dispatcher:
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        if self._client is not None:
-            await self._client.aclose()
+        if self._sender is not None:
+            await self._sender.close()
 
     # -- feeding --------------------------------------------------------------------------
 
@@ -128,14 +128,13 @@ class Dispatcher:
         started = time.perf_counter()
         status_code: int | None = None
         error: str | None = None
-        assert self._client is not None
+        assert self._sender is not None
         try:
-            response = await self._client.post(delivery.url, content=delivery.body, headers=headers)
-            status_code = response.status_code
+            status_code = await self._sender.post(delivery.url, delivery.body, headers)
             if not 200 <= status_code < 300:
                 error = f"HTTP {status_code}"
-        except httpx.HTTPError as exc:
-            error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        except SendError as exc:
+            error = str(exc)
         latency_ms = (time.perf_counter() - started) * 1000
         if outbox.deliveries.get(delivery.id) is delivery:  # not wiped by a reset meanwhile
             outbox.record(
