@@ -12,7 +12,7 @@ from mock_hyber.api import control, reports, sending
 from mock_hyber.api import metrics as metrics_route
 from mock_hyber.api.errors import install_error_handlers
 from mock_hyber.api.fault_injection import FaultInjection
-from mock_hyber.api.middleware import AdminToken, RequestMetrics
+from mock_hyber.api.middleware import AdminToken, BodyLimit, RequestMetrics
 from mock_hyber.api.openapi import install_openapi
 from mock_hyber.callbacks.dispatcher import Dispatcher
 from mock_hyber.config import Settings
@@ -57,7 +57,6 @@ def create_app(
         version=_version(),
         description="A stateful simulator of the GMS Hyber JSON V2 messaging API.",
         lifespan=lifespan,
-        max_body_size=settings.max_body_bytes,
     )
     app.state.settings = settings
     app.state.callback_transport = callback_transport
@@ -66,6 +65,7 @@ def create_app(
     install_error_handlers(app)
     # Outermost last: the token check, then metrics of everything, then injected faults.
     app.add_middleware(FaultInjection, backend=app.state.backend)
+    app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
     app.add_middleware(RequestMetrics, metrics=app.state.metrics)
     app.add_middleware(AdminToken, token=settings.admin_token)
     # The control plane first: its fixed paths must win over the provider's /{client_id}.

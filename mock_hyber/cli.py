@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import logging.config
+import signal
 import sys
 from collections.abc import Sequence
 
@@ -40,6 +41,9 @@ def _serve(args: argparse.Namespace) -> int:
         log.info("account client_id=%s login=%s", account.client_id, account.login)
     where = f"http://{settings.host}:{settings.port}"
     log.info("seed=%s store=%s; listening on %s", backend.seed, settings.store, where)
+    # uvicorn re-raises SIGTERM after its graceful shutdown, to the handler in place before it
+    # started: make that one a no-op, so a graceful stop returns here and exits 0.
+    signal.signal(signal.SIGTERM, lambda *_: None)
     uvicorn.run(
         app,
         host=settings.host,

@@ -83,7 +83,7 @@ class AccountState:
         self.store.add_job(job)
         self.engine.admit(job, plan_now=journal is not None)
         if journal is not None:
-            journal.job_accepted(job)
+            journal.job_accepted(job, self)
         for listener in self.job_listeners:
             listener(job)
         if len(self.store) > self.settings.retention_max_messages:

@@ -86,9 +86,15 @@ class SqliteJournal:
     def on_delivery(self, delivery: Delivery) -> None:
         self._deliveries[delivery.id] = delivery
 
-    def job_accepted(self, job: Job) -> None:
-        """Commit a newly accepted job and its messages before the request is answered."""
+    def job_accepted(self, job: Job, account: AccountState) -> None:
+        """Commit a newly accepted job and its messages before the request is answered, with
+        the account's state (its random source drew the ids: a restart must not draw them
+        again)."""
         with self._transaction():
+            self.db.execute(
+                "INSERT OR REPLACE INTO accounts VALUES (?, ?)",
+                (account.client_id, orjson.dumps(_account_state(account)).decode()),
+            )
             self.db.execute(
                 "INSERT OR REPLACE INTO jobs VALUES (?,?,?,?,?,?,?,?,?,?,?)",
                 (
@@ -133,8 +139,12 @@ class SqliteJournal:
             )
 
     def forget_account(self, client_id: str) -> None:
-        self._messages.clear()
-        self._deliveries.clear()
+        self._messages = {
+            key: m for key, m in self._messages.items() if m.job.client_id != client_id
+        }
+        self._deliveries = {
+            key: d for key, d in self._deliveries.items() if d.client_id != client_id
+        }
         with self._transaction():
             self.db.execute(
                 "DELETE FROM messages WHERE job_id IN (SELECT job_id FROM jobs WHERE client_id=?)",
@@ -150,6 +160,8 @@ class SqliteJournal:
             self.db.executemany("DELETE FROM jobs WHERE job_id=?", ((j,) for j in job_ids))
 
     def forget_deliveries(self, ids: list[int]) -> None:
+        for delivery_id in ids:
+            self._deliveries.pop(delivery_id, None)  # or the next flush writes it back
         with self._transaction():
             self.db.executemany("DELETE FROM deliveries WHERE id=?", ((i,) for i in ids))
 
