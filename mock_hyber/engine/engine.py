@@ -18,6 +18,10 @@ from mock_hyber.engine.planner import Planner, route_of
 from mock_hyber.engine.timeline import FINAL, MOMENT_SIZE, Kind, raw_moment
 from mock_hyber.store.models import Job, Message, State
 
+# Kind of each moment byte (with or without the FINAL bit): a lookup, not an enum call.
+KIND_OF_BYTE = tuple(
+    Kind(b & ~FINAL) if (b & ~FINAL) in Kind._value2member_map_ else None for b in range(256)
+)
 JOB_SLICE = 2000  # messages planned per heap entry when a job starts; keeps the loop responsive
 _DELIVERED = (Kind.DELIVERED, Kind.LATE)
 
@@ -140,7 +144,7 @@ class AccountEngine:
         offset, kind_byte, leg, code = raw_moment(script, step)
         while True:
             message.step = step + 1
-            kind = Kind(kind_byte & ~FINAL)
+            kind = KIND_OF_BYTE[kind_byte]
             final = bool(kind_byte & FINAL)
             if kind is Kind.START and message.state is State.PENDING:
                 message.state = State.ACTIVE
