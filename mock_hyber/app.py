@@ -63,11 +63,11 @@ def create_app(
     app.state.backend = Backend(settings)
     app.state.metrics = Metrics(app.state.backend)
     install_error_handlers(app)
-    # Outermost last: the token check, then metrics of everything, then injected faults.
+    # Added innermost first: metrics see every answer, token refusals included.
     app.add_middleware(FaultInjection, backend=app.state.backend)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
-    app.add_middleware(RequestMetrics, metrics=app.state.metrics)
     app.add_middleware(AdminToken, token=settings.admin_token)
+    app.add_middleware(RequestMetrics, metrics=app.state.metrics)
     # The control plane first: its fixed paths must win over the provider's /{client_id}.
     app.include_router(control.router)
     app.include_router(sending.router)
