@@ -51,13 +51,10 @@ class Limit:
     min_chars: int = 0
 
     def problem(self, value: str) -> str | None:
+        if self.kind == "sms_text":
+            return self.problem_of_parts(value, segment_count(value))
         if len(value) < self.min_chars:
             return "must not be empty"
-        if self.kind == "sms_text":
-            parts = segment_count(value)
-            if parts > MAX_SEGMENTS:
-                return f"needs {parts} SMS segments, at most {MAX_SEGMENTS} are allowed"
-            return None
         if len(value) > self.max_chars:
             return f"must be at most {self.max_chars} characters (got {len(value)})"
         if self.kind == "sms_alpha" and not is_gsm7_alpha_name(value):
@@ -66,6 +63,14 @@ class Limit:
             dot = value.rfind(".")
             if dot <= 0 or value[dot:].lower() not in VIBER_FILE_EXTENSIONS:
                 return "must end with an allowed document extension (.pdf, .docx, .xlsx, ...)"
+        return None
+
+    def problem_of_parts(self, value: str, parts: int) -> str | None:
+        """The SMS text rule, given the text's segment count (counted once by the caller)."""
+        if len(value) < self.min_chars:
+            return "must not be empty"
+        if parts > MAX_SEGMENTS:
+            return f"needs {parts} SMS segments, at most {MAX_SEGMENTS} are allowed"
         return None
 
 

@@ -157,7 +157,7 @@ class SendingService:
         job = self._job(ids[0], "broadcast", request, start)
         template = BroadcastTemplate(job.channel_options, self.account.settings.template_missing)
         sms_templated = any(
-            channel == "sms" and name == "text" for channel, name, _ in template.fields
+            channel == "sms" and name == "text" for channel, name, *_ in template.fields
         )
         default_parts = self._sms_parts(job, None)
         pattern = self.account.phone_pattern
@@ -173,10 +173,8 @@ class SendingService:
             message = self._recipient(ids[index + 1], job, recipient, pattern, extra_id)
             if message.accepted and template:
                 self._personalise(message, template, recipient)
-            if message.accepted:
-                message.sms_parts = (
-                    self._sms_parts(job, message) if sms_templated else default_parts
-                )
+            if message.accepted and not sms_templated:
+                message.sms_parts = default_parts  # a templated text was counted when checked
             append(message)
         self._store(job)
         return job
@@ -252,6 +250,7 @@ class SendingService:
     def _reject(self, message: Message, code: int, detail: str | None = None) -> None:
         message.accepted = False
         message.state = State.REJECTED
+        message.sms_parts = 0
         message.error_code = code
         if detail:
             entry = self.catalogue.by_code(code)
@@ -268,8 +267,13 @@ class SendingService:
         for channel, values in rendered.items():
             limits = CHANNEL_LIMITS[channel]
             for name, value in values.items():
-                limit = limits.get(name)
-                problem = limit.problem(value) if limit else None
+                if channel == "sms" and name == "text":
+                    # Count the segments once: for the limit, and as the message's parts.
+                    message.sms_parts = segment_count(value)
+                    problem = limits[name].problem_of_parts(value, message.sms_parts)
+                else:
+                    limit = limits.get(name)
+                    problem = limit.problem(value) if limit else None
                 if problem:
                     detail = f"channel_options.{channel}.{name} {problem}"
                     self._reject(message, TEMPLATE_INVALID, detail)

@@ -49,13 +49,20 @@ class BroadcastTemplate:
 
     def __init__(self, channel_options: Mapping[str, Mapping[str, Any]], missing: str) -> None:
         self.missing = missing
-        # PLACEHOLDER.split gives [text, key, text, key, ..., text]: keys at odd positions.
-        self.fields: list[tuple[str, str, list[str]]] = [
-            (channel, name, PLACEHOLDER.split(value))
-            for channel, options in channel_options.items()
-            for name, value in options.items()
-            if isinstance(value, str) and PLACEHOLDER.search(value)
-        ]
+        # Each value becomes a str.format pattern with positional fields and the keys to fill
+        # them: PLACEHOLDER.split gives [text, key, text, key, ..., text].
+        self.fields: list[tuple[str, str, str, list[str]]] = []
+        for channel, options in channel_options.items():
+            for name, value in options.items():
+                if not (isinstance(value, str) and PLACEHOLDER.search(value)):
+                    continue
+                parts = PLACEHOLDER.split(value)
+                texts = [part.replace("{", "{{").replace("}", "}}") for part in parts[0::2]]
+                pattern = "".join(
+                    text + ("{}" if index < len(texts) - 1 else "")
+                    for index, text in enumerate(texts)
+                )
+                self.fields.append((channel, name, pattern, parts[1::2]))
 
     def __bool__(self) -> bool:
         return bool(self.fields)
@@ -78,9 +85,8 @@ class BroadcastTemplate:
     def render(self, recipient: Mapping[str, Any]) -> dict[str, dict[str, str]]:
         """Rendered values per channel; raises MissingVariable under the `reject` rule."""
         rendered: dict[str, dict[str, str]] = {}
-        for channel, name, parts in self.fields:
-            pieces = parts[:]
-            for index in range(1, len(parts), 2):
-                pieces[index] = self._value(parts[index], recipient)
-            rendered.setdefault(channel, {})[name] = "".join(pieces)
+        value = self._value
+        for channel, name, pattern, keys in self.fields:
+            text = pattern.format(*[value(key, recipient) for key in keys])
+            rendered.setdefault(channel, {})[name] = text
         return rendered
