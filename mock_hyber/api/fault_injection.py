@@ -7,8 +7,8 @@ import logging
 import re
 from typing import Any
 
-import orjson
-
+from mock_hyber.api.middleware import send_error
+from mock_hyber.errors import HyberError
 from mock_hyber.state import Backend
 
 _PATH = re.compile(
@@ -82,18 +82,8 @@ class FaultInjection:
                             }
                         )
                         raise DroppedConnection()
-                    if hit.status is not None:
-                        body = orjson.dumps(hit.body)
-                        await send(
-                            {
-                                "type": "http.response.start",
-                                "status": hit.status,
-                                "headers": [
-                                    (b"content-type", b"application/json"),
-                                    (b"content-length", str(len(body)).encode()),
-                                ],
-                            }
-                        )
-                        await send({"type": "http.response.body", "body": body})
+                    if hit.status is not None and hit.body is not None:
+                        code, text = hit.body["error_code"], hit.body["error_text"]
+                        await send_error(send, HyberError(int(code), str(text), hit.status))
                         return
         await self.app(scope, receive, send)

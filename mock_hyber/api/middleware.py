@@ -13,6 +13,23 @@ from mock_hyber.metrics import Metrics
 OPEN_CONTROL_PATHS = ("/_mock/health",)  # the container healthcheck needs no token
 
 
+async def send_error(send: Any, error: HyberError, *headers: tuple[bytes, bytes]) -> None:
+    """Answer with the Hyber error body straight from ASGI middleware (before any route)."""
+    body = orjson.dumps(error.body())
+    await send(
+        {
+            "type": "http.response.start",
+            "status": error.http_status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                *headers,
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
 class RequestMetrics:
     def __init__(self, app: Any, metrics: Metrics) -> None:
         self.app = app
@@ -64,19 +81,7 @@ class AdminToken:
             presented = self._presented(scope["headers"])
             if presented is None or not secrets.compare_digest(presented, self.token):
                 error = HyberError.named("unauthorized", "this control path needs the admin token")
-                body = orjson.dumps(error.body())
-                await send(
-                    {
-                        "type": "http.response.start",
-                        "status": 401,
-                        "headers": [
-                            (b"content-type", b"application/json"),
-                            (b"content-length", str(len(body)).encode()),
-                            (b"www-authenticate", b'Bearer realm="mock-hyber"'),
-                        ],
-                    }
-                )
-                await send({"type": "http.response.body", "body": body})
+                await send_error(send, error, (b"www-authenticate", b'Bearer realm="mock-hyber"'))
                 return
         await self.app(scope, receive, send)
 
@@ -95,19 +100,8 @@ class BodyLimit:
             return
         for name, value in scope["headers"]:
             if name == b"content-length" and value.isdigit() and int(value) > self.limit:
-                body = orjson.dumps(HyberError.named("body_too_large").body())
-                await send(
-                    {
-                        "type": "http.response.start",
-                        "status": 413,
-                        "headers": [
-                            (b"content-type", b"application/json"),
-                            (b"content-length", str(len(body)).encode()),
-                            (b"connection", b"close"),
-                        ],
-                    }
-                )
-                await send({"type": "http.response.body", "body": body})
+                error = HyberError.named("body_too_large")
+                await send_error(send, error, (b"connection", b"close"))
                 return
         received = 0
 
