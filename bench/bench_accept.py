@@ -16,11 +16,8 @@ import contextlib
 import copy
 import json
 import os
-import socket
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -29,6 +26,7 @@ from typing import Any
 
 import httpx
 import orjson
+from processes import BenchFailure, child, cpu_seconds, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 SPEC = ROOT / "fixtures" / "spec"
@@ -37,10 +35,6 @@ AUTH = ("hyber", "hyber")  # the default account of Settings()
 TARGET_S = 0.5
 FIRST_PHONE = 380960000000
 JSON = {"Content-Type": "application/json"}
-
-
-class BenchFailure(Exception):
-    """A request of the benchmark did not get the answer it should."""
 
 
 # -- request bodies -----------------------------------------------------------------------
@@ -84,13 +78,6 @@ def batch_body(count: int) -> bytes:
 # -- the server in its own process --------------------------------------------------------
 
 
-def free_port() -> int:
-    # As mock_hyber.testing.server.free_port; not imported, so this process never loads the app.
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @contextlib.contextmanager
 def server_process(seed: int = 1, timeout: float = 30.0) -> Iterator[tuple[str, int]]:
     """`python -m mock_hyber serve` on a free port; yields its base URL and pid once healthy."""
@@ -100,46 +87,8 @@ def server_process(seed: int = 1, timeout: float = 30.0) -> Iterator[tuple[str, 
     env = {key: value for key, value in os.environ.items() if not key.startswith("MOCK_HYBER_")}
     command = [sys.executable, "-m", "mock_hyber", "serve", "--port", str(port)]
     command += ["--seed", str(seed), "--log-level", "warning"]
-    with tempfile.TemporaryFile(mode="w+") as log:
-        proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-        try:
-            _wait_healthy(url, proc, timeout)
-            yield url, proc.pid
-        except BaseException:
-            log.seek(0)
-            sys.stderr.write(f"--- server log ({' '.join(command)}) ---\n{log.read()}\n")
-            raise
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-
-
-def _wait_healthy(url: str, proc: subprocess.Popen[Any], timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise BenchFailure(f"the server exited with status {proc.returncode}")
-        try:
-            if httpx.get(f"{url}/_mock/health", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.05)
-    raise BenchFailure(f"the server at {url} was not healthy within {timeout:.0f} s")
-
-
-def cpu_seconds(pid: int) -> float | None:
-    """User + system CPU time of a process so far (Linux /proc; None elsewhere). Unlike wall
-    time it hardly moves when other work shares the machine."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return None
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    with child(command, env, f"{url}/_mock/health", timeout) as pid:
+        yield url, pid
 
 
 # -- cases --------------------------------------------------------------------------------

@@ -25,19 +25,16 @@ import asyncio
 import contextlib
 import os
 import platform
-import socket
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
 import orjson
+from processes import BenchFailure, child, cpu_seconds, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 CLIENT_ID = "1001"
@@ -51,10 +48,6 @@ FULL = {"single": 20_000, "batched": 100_000}
 SMOKE = {"single": 500, "batched": 2_000}
 POLL_S = 0.05
 JSON = {"Content-Type": "application/json"}
-
-
-class BenchFailure(Exception):
-    """A request of the benchmark did not get the answer it should."""
 
 
 # -- the receiver: a separate process -----------------------------------------------------
@@ -155,50 +148,6 @@ def run_receiver(port: int) -> None:
 # -- processes ----------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    # As mock_hyber.testing.server.free_port; not imported, so this process never loads the app.
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@contextlib.contextmanager
-def child(
-    command: list[str], env: dict[str, str], probe: str, timeout: float = 30.0
-) -> Iterator[int]:
-    """A child process, yielded (its pid) once GET `probe` answers 200; stopped on exit."""
-    with tempfile.TemporaryFile(mode="w+") as log:
-        proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-        try:
-            _wait_ready(probe, proc, timeout)
-            yield proc.pid
-        except BaseException:
-            log.seek(0)
-            sys.stderr.write(f"--- log of {' '.join(command)} ---\n{log.read()}\n")
-            raise
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-
-
-def _wait_ready(probe: str, proc: subprocess.Popen[Any], timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise BenchFailure(f"{proc.args!r} exited with status {proc.returncode}")
-        try:
-            if httpx.get(probe, timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.05)
-    raise BenchFailure(f"{probe} did not answer within {timeout:.0f} s")
-
-
 def server_env(mode: str, concurrency: int | None, batch_size: int) -> dict[str, str]:
     # The default account (1001, hyber:hyber): no inherited MOCK_HYBER_* setting may change it.
     env = {key: value for key, value in os.environ.items() if not key.startswith("MOCK_HYBER_")}
@@ -211,15 +160,6 @@ def server_env(mode: str, concurrency: int | None, batch_size: int) -> dict[str,
     if concurrency is not None:
         env["MOCK_HYBER_CALLBACK_CONCURRENCY"] = str(concurrency)
     return env
-
-
-def cpu_seconds(pid: int) -> float | None:
-    """User + system CPU time of a process so far (Linux /proc; None elsewhere)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return None
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 # -- one case -----------------------------------------------------------------------------

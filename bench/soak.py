@@ -50,18 +50,15 @@ import contextlib
 import os
 import platform
 import random
-import socket
-import subprocess
 import sys
-import tempfile
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 import orjson
+from processes import BenchFailure, child, cpu_seconds, free_port
 from prometheus_client.parser import text_string_to_metric_families
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -75,10 +72,6 @@ BATCH = 2_000
 FLAT_TOLERANCE = 0.15
 MAGIC = ["380000000001", "380000000002", "380000000003", "380000000005", "380000000006"]
 JSON = {"Content-Type": "application/json"}
-
-
-class SoakFailure(Exception):
-    """A request of the soak did not get the answer it should."""
 
 
 # -- the receiver: a separate process ---------------------------------------------------------
@@ -148,42 +141,6 @@ def run_receiver(port: int) -> None:
 # -- processes --------------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@contextlib.contextmanager
-def child(command: list[str], env: dict[str, str], probe: str) -> Iterator[int]:
-    """A child process, yielded (its pid) once GET `probe` answers 200; stopped on exit."""
-    with tempfile.TemporaryFile(mode="w+") as log:
-        proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-        try:
-            deadline = time.monotonic() + 60
-            while True:
-                if proc.poll() is not None:
-                    raise SoakFailure(f"{command!r} exited with status {proc.returncode}")
-                with contextlib.suppress(httpx.TransportError):
-                    if httpx.get(probe, timeout=1).status_code == 200:
-                        break
-                if time.monotonic() > deadline:
-                    raise SoakFailure(f"{probe} did not answer within 60 s")
-                time.sleep(0.05)
-            yield proc.pid
-        except BaseException:
-            log.seek(0)
-            sys.stderr.write(f"--- log of {' '.join(command)} ---\n{log.read()[-5000:]}\n")
-            raise
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-
-
 def server_env(args: argparse.Namespace) -> dict[str, str]:
     env = {key: value for key, value in os.environ.items() if not key.startswith("MOCK_HYBER_")}
     env.update(
@@ -202,12 +159,7 @@ def rss_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
-    raise SoakFailure(f"no VmRSS for pid {pid}")
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    raise BenchFailure(f"no VmRSS for pid {pid}")
 
 
 # -- the load ---------------------------------------------------------------------------------
@@ -255,7 +207,7 @@ class Load:
         answer = self.http.post(f"/{CLIENT_ID}/batch", content=raw, headers=JSON, auth=AUTH)
         self.request_seconds.append(time.perf_counter() - started)
         if answer.status_code != 200 or "job_id" not in answer.json():
-            raise SoakFailure(f"POST /batch -> {answer.status_code} {answer.text[:300]}")
+            raise BenchFailure(f"POST /batch -> {answer.status_code} {answer.text[:300]}")
         self.batches += 1
         self.messages += self.batch
 
@@ -263,7 +215,7 @@ class Load:
 def metrics(http: httpx.Client) -> dict[str, float]:
     answer = http.get("/metrics")
     if answer.status_code != 200:
-        raise SoakFailure(f"GET /metrics -> {answer.status_code}")
+        raise BenchFailure(f"GET /metrics -> {answer.status_code}")
     values: dict[str, float] = {}
     for family in text_string_to_metric_families(answer.text):
         for sample in family.samples:
@@ -304,7 +256,7 @@ def take_sample(http: httpx.Client, pid: int, started: float, load: Load, receiv
         log_size=int(log_size),
         sent=load.messages,
         received=receiver_stats(receiver)["reports"],
-        cpu_s=cpu_seconds(pid),
+        cpu_s=cpu_seconds(pid) or 0.0,
     )
 
 
@@ -484,7 +436,7 @@ def soak(args: argparse.Namespace) -> int:
     print(f"load average at the end: {os.getloadavg()[0]:.2f}")
     print(f"verdict: {'PASS' if verdict.ok else 'FAIL'}")
     if final.received < finals:
-        raise SoakFailure(f"{finals - final.received} reports never reached the receiver")
+        raise BenchFailure(f"{finals - final.received} reports never reached the receiver")
     return 1 if args.strict and not verdict.ok else 0
 
 
@@ -525,7 +477,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"=== soak.py {' '.join(sys.argv[1:])} at {stamp}".rstrip(), flush=True)
     try:
         return soak(args)
-    except (SoakFailure, httpx.HTTPError) as exc:
+    except (BenchFailure, httpx.HTTPError) as exc:
         print(f"soak: FAILED: {exc}", file=sys.stderr)
         return 2
 
