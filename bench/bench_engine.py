@@ -43,9 +43,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # run from a checkout without installing the package
 
 from mock_hyber.config import Settings  # noqa: E402
+from mock_hyber.model import Message, State  # noqa: E402
 from mock_hyber.service.accept import SendingService  # noqa: E402
 from mock_hyber.state import AccountState, Backend  # noqa: E402
-from mock_hyber.store.models import Message, State  # noqa: E402
 
 FIXTURE = ROOT / "fixtures" / "spec" / "batch_viber_sms.json"
 CLIENT_ID = "1001"

@@ -1,25 +1,33 @@
 """mock_hyber: a stateful simulator of the GMS Hyber JSON V2 messaging API."""
 
-__version__ = "0.1.0"
-
 import typing
 
 from mock_hyber.config import Account, Settings, load_settings
-from mock_hyber.testing import (
-    AsyncMockHyberClient,
-    CallbackReceiver,
-    MockHyberClient,
-    MockHyberError,
-    MockHyberTimeout,
-)
+from mock_hyber.version import __version__
 
 if typing.TYPE_CHECKING:
     from mock_hyber.app import create_app
+    from mock_hyber.testing import (
+        AsyncMockHyberClient,
+        CallbackReceiver,
+        MockHyberClient,
+        MockHyberError,
+        MockHyberTimeout,
+    )
     from mock_hyber.testing.server import LiveServer
 
-# The server (FastAPI and all) loads on first use, so importing the package (as the pytest
-# plugin does in every test run of a project that installs it) stays cheap.
-_LAZY = {"create_app": "mock_hyber.app", "LiveServer": "mock_hyber.testing.server"}
+# The server (FastAPI and all) and the test tooling load on first use, so importing the package
+# (as the pytest plugin does in every test run of a project that installs it) stays cheap and
+# a server process never loads the test client.
+_LAZY = {
+    "create_app": "mock_hyber.app",
+    "LiveServer": "mock_hyber.testing.server",
+    "AsyncMockHyberClient": "mock_hyber.testing",
+    "CallbackReceiver": "mock_hyber.testing",
+    "MockHyberClient": "mock_hyber.testing",
+    "MockHyberError": "mock_hyber.testing",
+    "MockHyberTimeout": "mock_hyber.testing",
+}
 
 
 def __getattr__(name: str) -> typing.Any:

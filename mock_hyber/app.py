@@ -14,37 +14,21 @@ from mock_hyber.api.errors import install_error_handlers
 from mock_hyber.api.fault_injection import FaultInjection
 from mock_hyber.api.middleware import AdminToken, BodyLimit, RequestMetrics
 from mock_hyber.api.openapi import install_openapi
-from mock_hyber.callbacks.dispatcher import Dispatcher
 from mock_hyber.config import Settings
-from mock_hyber.engine.runner import Runner
+from mock_hyber.loops import Loops
 from mock_hyber.metrics import Metrics
 from mock_hyber.state import Backend
-from mock_hyber.store.flusher import Flusher
-from mock_hyber.store.retention import Retention
 
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    accounts = app.state.backend.accounts.values()
-    runner = Runner(accounts)
-    dispatcher = Dispatcher(
-        accounts, app.state.settings, app.state.callback_transport, app.state.metrics
-    )
-    app.state.metrics.watch_queue(lambda: dispatcher.queue_depth)
-    app.state.runner, app.state.dispatcher = runner, dispatcher
-    await dispatcher.start()
-    runner.start()
-    flusher = Flusher(app.state.backend)
-    flusher.start()
-    retention = Retention(app.state.backend)
-    retention.start()
+    loops = Loops(app.state.backend, app.state.metrics, app.state.callback_transport)
+    app.state.runner, app.state.dispatcher = loops.runner, loops.dispatcher
+    await loops.start()
     try:
         yield
     finally:
-        await retention.stop()
-        await runner.stop()
-        await dispatcher.stop()
-        await flusher.stop()
+        await loops.stop()
 
 
 def create_app(
@@ -78,6 +62,6 @@ def create_app(
 
 
 def _version() -> str:
-    from mock_hyber import __version__
+    from mock_hyber.version import __version__
 
     return __version__

@@ -9,10 +9,8 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from mock_hyber.engine.engine import Happening
-from mock_hyber.engine.timeline import Kind
+from mock_hyber.model import Happening, Job, Kind
 from mock_hyber.state import Backend
-from mock_hyber.store.models import Job
 
 
 class _Levels(Collector):
@@ -93,9 +91,6 @@ class Metrics:
         )
         self._queue_depth: Any = lambda: 0
         r.register(_Levels(backend, lambda: self._queue_depth()))
-        for account in backend.accounts.values():
-            account.engine.listeners.append(self.on_happening)
-            account.job_listeners.append(self.on_job)
 
     def watch_queue(self, depth: Any) -> None:
         self._queue_depth = depth

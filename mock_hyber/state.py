@@ -1,27 +1,36 @@
 """The root of all state: one AccountState per configured account, each with its own store,
-clock, engine, planner and seeded random source. `reset()` here is the one reset every caller
-uses: the pytest fixture, `POST /_mock/reset` and the tests."""
+clock, engine, planner, outbox and random streams, all derived from the backend's one seed.
+`reset()` here is the one reset every caller uses: the pytest fixture, `POST /_mock/reset`
+and the tests.
+
+The backend owns what is shared: the code catalogue, the random profile, the magic numbers,
+the root random source, the callback delivery ids and the persistence journal (wired here,
+the one place that connects the domain objects to it).
+"""
 
 from __future__ import annotations
 
-import random
 import re
 import secrets
-from collections.abc import Callable
+import time
+from typing import Any
 
+from mock_hyber.api_faults import ApiFaults
 from mock_hyber.callbacks.outbox import Outbox
+from mock_hyber.callbacks.policy import CallbackPolicy
+from mock_hyber.changes import Changes
+from mock_hyber.codes import Catalogue, builtin_catalogue, load_catalogue
 from mock_hyber.config import Account, Settings
 from mock_hyber.engine.clock import VirtualClock
-from mock_hyber.engine.codes import Catalogue, default_catalogue, use_codes_file
-from mock_hyber.engine.engine import AccountEngine, Listener
+from mock_hyber.engine.engine import AccountEngine
 from mock_hyber.engine.planner import Planner
 from mock_hyber.engine.profile import Profile, load_profile
 from mock_hyber.engine.rules import ScenarioFile, load_magic, load_scenarios
-from mock_hyber.service.api_faults import ApiFaults
-from mock_hyber.service.changes import Changes
+from mock_hyber.model import Counter, Job
+from mock_hyber.randomness import RandomSource
+from mock_hyber.reports import ReportBuilder
 from mock_hyber.store.memory import MemoryStore
-from mock_hyber.store.models import Job
-from mock_hyber.store.retention import enforce
+from mock_hyber.store.retention import Limits, select_expired
 from mock_hyber.store.sqlite import SqliteJournal, sqlite_path
 
 
@@ -46,28 +55,35 @@ class AccountState:
         self.phone_pattern = re.compile(self.settings.phone_pattern)
         self.clock = self._startup_clock()
         self.engine = AccountEngine(self.clock, backend.startup_planner(self.client_id))
-        self.engine.on_change = backend.changes.bump
-        self.outbox = Outbox(self)
-        self.api_faults = ApiFaults(backend.seed, self.client_id)
-        self.engine.listeners.append(self.outbox.on_happening)
-        self.job_listeners: list[Callable[[Job], None]] = []
+        self.outbox = Outbox(
+            self.client_id,
+            CallbackPolicy.of(self.settings, account),
+            backend.catalogue,
+            new_rng=lambda: backend.random.stream(f"{self.client_id}/callbacks"),
+            now_ms=lambda: self.clock.now_ms(),
+            ids=backend.delivery_ids,
+        )
+        self.api_faults = ApiFaults(lambda: backend.random.stream(f"{self.client_id}/api-faults"))
         self.reset()
 
     @property
     def client_id(self) -> str:
         return self.account.client_id
 
+    def reports(self) -> ReportBuilder:
+        """Report shapes in this backend's code catalogue."""
+        return ReportBuilder(self.backend.catalogue)
+
     def reset(self) -> None:
         """Forget every job and message; restore the start-up clock, scenarios and profile;
-        restart the random source. The same requests after a reset give the same results."""
+        restart the random streams. The same requests after a reset give the same results."""
         if self.backend.journal is not None:
             self.backend.journal.forget_account(self.client_id)
         self.store.reset()
         self.outbox.reset()
         self.api_faults.set([])
         self.clock = self._startup_clock()
-        # Seeding with a string is stable across runs (it is hashed with SHA-512).
-        self.rng = random.Random(f"{self.backend.seed}/{self.client_id}")
+        self.rng = self.backend.random.stream(self.client_id)  # ids
         self.engine.reset(self.clock, self.backend.startup_planner(self.client_id))
         self.scenarios = self.backend.startup_scenarios
 
@@ -83,11 +99,31 @@ class AccountState:
         self.store.add_job(job)
         self.engine.admit(job, plan_now=journal is not None)
         if journal is not None:
-            journal.job_accepted(job, self)
-        for listener in self.job_listeners:
+            journal.job_accepted(job, self.snapshot())
+        for listener in self.backend.job_listeners:
             listener(job)
         if len(self.store) > self.settings.retention_max_messages:
-            enforce(self)
+            self.enforce_retention()
+
+    def enforce_retention(self) -> tuple[int, int]:
+        """Apply the retention limits; returns (jobs removed, deliveries removed)."""
+        settings = self.settings
+        limits = Limits(
+            settings.retention_max_messages,
+            settings.retention_max_jobs,
+            settings.retention_max_callbacks,
+            int(settings.retention_max_age * 1000),
+        )
+        jobs, deliveries = select_expired(
+            self.store, self.outbox.deliveries, limits, self.clock.now_ms()
+        )
+        journal = self.backend.journal
+        if journal is not None:
+            if jobs:
+                journal.forget_jobs([job.job_id for job in jobs])
+            if deliveries:
+                journal.forget_deliveries(deliveries)
+        return len(jobs), len(deliveries)
 
     def use_scenarios(self, scenarios: ScenarioFile) -> None:
         """New rules and profile for messages accepted from now on."""
@@ -98,20 +134,51 @@ class AccountState:
         self.engine.planner = planner
         self.scenarios = scenarios
 
-    def add_listener(self, listener: Listener) -> None:
-        self.engine.listeners.append(listener)
+    # -- persistence ----------------------------------------------------------------------
+
+    def snapshot(self) -> dict[str, Any]:
+        """What the journal keeps of the account besides its jobs and deliveries."""
+        clock = self.clock
+        return {
+            "virtual_ms": clock.now_ms(),
+            "wall_ms": int(time.time() * 1000),
+            "speed": clock.speed,
+            "frozen": clock.frozen,
+            "random": self.backend.random.state_of(self.client_id),
+            "batches": self.outbox.batches_state(),
+        }
+
+    def restore_snapshot(self, state: dict[str, Any]) -> None:
+        """Clock and random streams as saved. A running clock continues from its saved time
+        plus the downtime (times its speed); a frozen one stays where it was."""
+        virtual = state["virtual_ms"] / 1000
+        if not state["frozen"]:
+            downtime = max(0.0, time.time() - state["wall_ms"] / 1000)
+            virtual += downtime * state["speed"]
+        self.clock = VirtualClock(virtual, state["speed"], state["frozen"])
+        self.engine.clock = self.clock
+        saved = state.get("random")
+        if saved is None:  # a store written before the root random source
+            saved = {
+                self.client_id: state["rng"],
+                f"{self.client_id}/callbacks": state["callback_rng"],
+            }
+        self.backend.random.restore(saved)
 
 
 class Backend:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.seed = settings.seed if settings.seed is not None else secrets.randbits(32)
-        if settings.codes_file is not None:
-            use_codes_file(settings.codes_file)
-        self.catalogue: Catalogue = default_catalogue()
+        self.random = RandomSource(self.seed)
+        self.catalogue: Catalogue = (
+            load_catalogue(settings.codes_file) if settings.codes_file else builtin_catalogue()
+        )
         self.profile = load_profile(settings.profile_file)
         self.magic = load_magic()
         self.changes = Changes()
+        self.delivery_ids = Counter()
+        self.job_listeners: list[Any] = []  # called with each accepted job (metrics)
         self.startup_scenarios = (
             load_scenarios(settings.scenarios_file) if settings.scenarios_file else ScenarioFile()
         )
@@ -119,11 +186,16 @@ class Backend:
         self.accounts = {
             account.client_id: AccountState(account, self) for account in settings.accounts
         }
+        for account in self.accounts.values():
+            account.engine.on_change = self.changes.bump
+            account.engine.listeners.append(account.outbox.on_happening)
+        self.restored = 0
         if settings.store != "memory":
             self.journal = SqliteJournal(sqlite_path(settings.store))
+            self._restore(self.journal)
             for account in self.accounts.values():
-                self.journal.attach(account)
-            self.restored = self.journal.restore(self)
+                account.engine.listeners.append(self.journal.on_happening)
+                account.outbox.changed = self.journal.on_delivery
 
     def startup_planner(self, client_id: str) -> Planner:
         return Planner(
@@ -131,7 +203,7 @@ class Backend:
             merge_profile(self.profile, self.startup_scenarios.profile),
             self.magic,
             self.startup_scenarios.rules,
-            Planner.key_for(self.seed, client_id),
+            self.random.key(client_id),
         )
 
     def account(self, client_id: str) -> AccountState | None:
@@ -141,3 +213,33 @@ class Backend:
         targets = self.accounts.values() if client_id is None else [self.accounts[client_id]]
         for account in targets:
             account.reset()
+
+    def reports(self) -> ReportBuilder:
+        """Report shapes in this backend's code catalogue."""
+        return ReportBuilder(self.catalogue)
+
+    def snapshots(self) -> dict[str, dict[str, Any]]:
+        return {client_id: account.snapshot() for client_id, account in self.accounts.items()}
+
+    def _restore(self, journal: SqliteJournal) -> None:
+        """Load everything stored: the simulation carries on where it was."""
+        saved = journal.load_snapshots()
+        for client_id, account in self.accounts.items():
+            if client_id in saved:
+                account.restore_snapshot(saved[client_id])
+            for job in journal.load_jobs(client_id, account.engine.planner):
+                account.store.add_job(job)
+                for message in job.messages:
+                    account.engine.reschedule(message)
+                self.restored += len(job.messages)
+        highest = 0
+        for delivery in journal.load_deliveries():
+            account = self.accounts.get(delivery.client_id)
+            if account is not None:
+                account.outbox.restore(delivery)
+                highest = max(highest, delivery.id)
+        self.delivery_ids.reserve_through(highest)
+        for client_id, account in self.accounts.items():
+            if client_id in saved:
+                batches = saved[client_id].get("batches", [])
+                account.outbox.restore_batches(batches, account.clock.now_ms())

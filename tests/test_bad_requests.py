@@ -15,7 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mock_hyber.engine.codes import load_catalogue
+from mock_hyber.codes import load_catalogue
 from mock_hyber.testing.server import LiveServer
 from tests.bodies import (
     ERROR_KEYS,

@@ -10,8 +10,8 @@ from typing import Any
 import httpx
 import pytest
 
+from mock_hyber.codes import builtin_catalogue
 from mock_hyber.config import Settings
-from mock_hyber.engine.codes import default_catalogue
 from mock_hyber.engine.engine import JOB_SLICE, Happening
 from mock_hyber.engine.plan import LegPlan, Plan, Route, compile_plan
 from mock_hyber.engine.rules import parse_scenarios
@@ -26,13 +26,13 @@ from mock_hyber.engine.timeline import (
     unpack,
     view,
 )
+from mock_hyber.model import Message, State
+from mock_hyber.reports import ReportBuilder
 from mock_hyber.service.accept import SendingService
-from mock_hyber.service.reports import ReportBuilder
 from mock_hyber.state import AccountState, Backend
-from mock_hyber.store.models import Message, State
 from mock_hyber.testing.server import LiveServer
 
-CATALOGUE = default_catalogue()
+CATALOGUE = builtin_catalogue()
 TTL = {"push": 30, "viber": 60, "sms": 300, "whatsapp": 120}
 S = 1000  # ms per second
 
@@ -430,7 +430,7 @@ def batch(acc: AccountState, phones: Sequence[int], *channels: str, ctr: bool = 
 
 def record(acc: AccountState) -> list[Happening]:
     happened: list[Happening] = []
-    acc.add_listener(happened.append)
+    acc.engine.listeners.append(happened.append)
     return happened
 
 

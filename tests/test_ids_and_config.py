@@ -298,3 +298,23 @@ def test_account_model_checks() -> None:
     assert Account(client_id="1", login="a", password="b").client_id == "1"
     with pytest.raises(ValidationError):
         Account(client_id="1" * 21, login="a", password="b")
+
+
+def test_a_custom_codes_file_stays_with_its_own_server(tmp_path: Path) -> None:
+    """The catalogue belongs to the backend: a server started with `codes_file` answers its
+    texts, and a server started after it (same process) still answers the built-in ones."""
+    import mock_hyber.engine
+    from mock_hyber.codes import builtin_catalogue
+
+    builtin = Path(mock_hyber.engine.__file__).with_name("data") / "codes.yaml"
+    text = builtin.read_text(encoding="utf-8")
+    custom = tmp_path / "codes.yaml"
+    custom.write_text(text.replace('"Job not found"', '"Kampania nie znaleziona"'))
+    auth = ("alice", "secret")
+    with LiveServer(Settings(accounts="1001:alice:secret", codes_file=custom)) as first:
+        answer = httpx.get(f"{first.url}/1001/status/nope", auth=auth)
+        assert answer.json() == {"error_code": 11008, "error_text": "Kampania nie znaleziona: nope"}
+    with LiveServer(Settings(accounts="1001:alice:secret")) as second:
+        answer = httpx.get(f"{second.url}/1001/status/nope", auth=auth)
+        assert answer.json() == {"error_code": 11008, "error_text": "Job not found: nope"}
+        assert httpx.get(f"{second.url}/_mock/codes").json() == builtin_catalogue().as_dict()

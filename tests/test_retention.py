@@ -266,12 +266,11 @@ def test_callbacks_removed_by_retention_do_not_come_back_after_a_restart(
 
 
 def test_the_retention_pass_can_be_run_directly() -> None:
-    """mock_hyber.store.retention.enforce(account): what the periodic pass calls; it returns
+    """AccountState.enforce_retention(): what the periodic pass calls; it returns
     (jobs removed, deliveries removed). Run here on a Backend without any server."""
     from mock_hyber.config import Settings
     from mock_hyber.service.accept import SendingService
     from mock_hyber.state import Backend
-    from mock_hyber.store.retention import enforce
 
     settings = Settings(
         accounts="1001:alice:secret",
@@ -286,11 +285,11 @@ def test_the_retention_pass_can_be_run_directly() -> None:
     first_ids = [message.message_id for message in first.messages]
     account.clock.advance(30)
     second = service.send_batch(body(None, phones(3, 10), "B"))
-    assert enforce(account) == (0, 0)
+    assert account.enforce_retention() == (0, 0)
     account.clock.advance(31)  # the first job is 61 s old, the second 31 s
-    assert enforce(account) == (1, 0)
+    assert account.enforce_retention() == (1, 0)
     assert list(account.store.jobs) == [second.job_id]
     assert all(account.store.message(message_id) is None for message_id in first_ids)
     account.clock.advance(1000)
-    assert enforce(account) == (0, 0)  # the newest job stays
+    assert account.enforce_retention() == (0, 0)  # the newest job stays
     assert len(account.store) == 3

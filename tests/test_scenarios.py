@@ -15,9 +15,9 @@ from pydantic import ValidationError
 
 from mock_hyber.config import Settings
 from mock_hyber.engine.rules import parse_scenarios
+from mock_hyber.model import State
 from mock_hyber.service.accept import SendingService
 from mock_hyber.state import Backend
-from mock_hyber.store.models import State
 from mock_hyber.testing.server import LiveServer
 from tests.bodies import assert_error
 

@@ -15,10 +15,10 @@ from hypothesis import strategies as st
 
 from mock_hyber.config import Settings
 from mock_hyber.engine.timeline import Kind, moment_count, moments
+from mock_hyber.model import Job, Message, State
+from mock_hyber.reports import ReportBuilder
 from mock_hyber.service.accept import SendingService
-from mock_hyber.service.reports import ReportBuilder
 from mock_hyber.state import AccountState, Backend
-from mock_hyber.store.models import Job, Message, State
 
 CLOCK_START = datetime(2026, 1, 1, tzinfo=UTC)
 START_MS = 1_767_225_600_000

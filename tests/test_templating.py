@@ -10,8 +10,8 @@ import httpx
 import pytest
 
 from mock_hyber.config import Settings
+from mock_hyber.model import Message
 from mock_hyber.service.templating import BroadcastTemplate, MissingVariable, as_text
-from mock_hyber.store.models import Message
 from mock_hyber.testing.server import LiveServer
 from tests.bodies import PHONE_1, PHONE_2, broadcast_body, sms_options
 from tests.conftest import ACCOUNTS, ALICE, load_fixture

@@ -13,16 +13,18 @@ import orjson
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from mock_hyber import __version__
 from mock_hyber.api.deps import backend_of
 from mock_hyber.api.responses import OrjsonResponse
+from mock_hyber.api_faults import ApiFault
 from mock_hyber.callbacks.faults import CallbackFaults
-from mock_hyber.callbacks.inbound import InboundRequest, simulate_reply
+from mock_hyber.callbacks.outbox import delivery_view
 from mock_hyber.engine.clock import ClockError
 from mock_hyber.engine.force import TransitionError, forced_script
 from mock_hyber.engine.rules import parse_scenarios
 from mock_hyber.errors import HyberError
-from mock_hyber.service.api_faults import ApiFault
+from mock_hyber.model import Message
+from mock_hyber.reports import view_of
+from mock_hyber.service.inbound import InboundRequest, simulate_reply
 from mock_hyber.service.inspect import (
     MessageFilter,
     clock_view,
@@ -30,9 +32,8 @@ from mock_hyber.service.inspect import (
     job_summary,
     message_view,
 )
-from mock_hyber.service.reports import ReportBuilder, view_of
 from mock_hyber.state import AccountState, Backend
-from mock_hyber.store.models import Message
+from mock_hyber.version import __version__
 
 router = APIRouter(prefix="/_mock", tags=["control"])
 Model = TypeVar("Model", bound=BaseModel)
@@ -271,10 +272,10 @@ async def list_jobs(
 
 @router.get("/jobs/{job_id}", summary="One job with its messages")
 async def get_job(request: Request, job_id: str) -> OrjsonResponse:
-    builder = ReportBuilder()
     for account in backend_of(request).accounts.values():
         job = account.store.job(job_id)
         if job is not None:
+            builder = account.reports()
             messages = [message_view(m, builder, full=False) for m in job.messages]
             return OrjsonResponse({**job_summary(job), "messages": messages})
     raise HyberError.named("job_not_found", job_id)
@@ -307,7 +308,7 @@ async def list_messages(
     while len(found) < min_count and time.monotonic() < deadline:
         await backend.changes.wait(deadline - time.monotonic())
         found = find_messages(accounts, filters)
-    builder = ReportBuilder()
+    builder = backend_of(request).reports()
     shown = found[:limit]
     return OrjsonResponse(
         {
@@ -320,8 +321,8 @@ async def list_messages(
 
 @router.get("/messages/{message_id}", summary="One message: state, reports and planned life")
 async def get_message(request: Request, message_id: str) -> OrjsonResponse:
-    _, message = _find_message(backend_of(request), message_id)
-    return OrjsonResponse(message_view(message, ReportBuilder()))
+    account, message = _find_message(backend_of(request), message_id)
+    return OrjsonResponse(message_view(message, account.reports()))
 
 
 class Transition(BaseModel):
@@ -356,7 +357,7 @@ async def transition(request: Request, message_id: str) -> OrjsonResponse:
         raise HyberError.named("conflict", str(exc)) from None
     account.engine.reschedule(message)
     account.engine.run_due()
-    return OrjsonResponse(message_view(message, ReportBuilder()))
+    return OrjsonResponse(message_view(message, account.reports()))
 
 
 # -- callbacks, faults, inbound ---------------------------------------------------------------
@@ -380,7 +381,7 @@ async def list_callbacks(
     found.sort(key=lambda delivery: delivery.id)
     shown = found[-limit:] if limit > 0 else []
     return OrjsonResponse(
-        {"total": len(found), "callbacks": [d.view(with_body=body) for d in shown]}
+        {"total": len(found), "callbacks": [delivery_view(d, with_body=body) for d in shown]}
     )
 
 
@@ -390,7 +391,7 @@ async def redeliver_callback(request: Request, delivery_id: int) -> OrjsonRespon
         delivery = account.outbox.deliveries.get(delivery_id)
         if delivery is not None:
             account.outbox.redeliver(delivery)
-            return OrjsonResponse(delivery.view())
+            return OrjsonResponse(delivery_view(delivery))
     raise HyberError.named("not_found", f"no callback delivery {delivery_id}")
 
 
@@ -444,4 +445,4 @@ async def inbound(request: Request) -> OrjsonResponse:
     else:
         account = next(iter(backend.accounts.values()))
     delivery = simulate_reply(account, reply)
-    return OrjsonResponse(delivery.view(), status_code=202)
+    return OrjsonResponse(delivery_view(delivery), status_code=202)

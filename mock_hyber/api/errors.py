@@ -30,9 +30,9 @@ def error_response(error: HyberError) -> Response:
     return OrjsonResponse(error.body(), status_code=error.http_status, headers=headers)
 
 
-async def _hyber(_: Request, exc: Exception) -> Response:
+async def _hyber(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HyberError)
-    return error_response(exc)
+    return error_response(exc.in_catalogue(request.app.state.backend.catalogue))
 
 
 async def _http(_: Request, exc: Exception) -> Response:

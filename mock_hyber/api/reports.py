@@ -9,10 +9,9 @@ from fastapi import APIRouter, Depends
 from mock_hyber.api.deps import authenticated_account
 from mock_hyber.api.responses import OrjsonResponse
 from mock_hyber.errors import HyberError
+from mock_hyber.model import Message
 from mock_hyber.schemas.responses import AdvancedReport, ErrorBody, SimpleReport, StatusReport
-from mock_hyber.service.reports import ReportBuilder
 from mock_hyber.state import AccountState
-from mock_hyber.store.models import Message
 
 router = APIRouter(tags=["reports"])
 _errors: dict[int | str, dict[str, Any]] = {status: {"model": ErrorBody} for status in (401, 404)}
@@ -29,7 +28,7 @@ async def campaign_status(job_id: str, account: AccountState = Account) -> Orjso
     job = account.store.job(job_id)
     if job is None or job.kind == "single":
         raise HyberError.named("job_not_found", job_id)
-    build = ReportBuilder().status_item
+    build = account.reports().status_item
     return OrjsonResponse({"messages": [build(message) for message in job.messages]})
 
 
@@ -54,7 +53,7 @@ def _by_extra_id(account: AccountState, extra_id: str) -> Message:
     responses=_errors,
 )
 async def simple_dr(message_id: str, account: AccountState = Account) -> OrjsonResponse:
-    return OrjsonResponse(ReportBuilder().simple_dr(_by_id(account, message_id)))
+    return OrjsonResponse(account.reports().simple_dr(_by_id(account, message_id)))
 
 
 @router.get(
@@ -64,7 +63,7 @@ async def simple_dr(message_id: str, account: AccountState = Account) -> OrjsonR
     responses=_errors,
 )
 async def advanced_dr(message_id: str, account: AccountState = Account) -> OrjsonResponse:
-    return OrjsonResponse(ReportBuilder().advanced_dr(_by_id(account, message_id)))
+    return OrjsonResponse(account.reports().advanced_dr(_by_id(account, message_id)))
 
 
 @router.get(
@@ -74,7 +73,7 @@ async def advanced_dr(message_id: str, account: AccountState = Account) -> Orjso
     responses=_errors,
 )
 async def simple_dr_external(extra_id: str, account: AccountState = Account) -> OrjsonResponse:
-    return OrjsonResponse(ReportBuilder().simple_dr(_by_extra_id(account, extra_id)))
+    return OrjsonResponse(account.reports().simple_dr(_by_extra_id(account, extra_id)))
 
 
 @router.get(
@@ -84,4 +83,4 @@ async def simple_dr_external(extra_id: str, account: AccountState = Account) -> 
     responses=_errors,
 )
 async def advanced_dr_external(extra_id: str, account: AccountState = Account) -> OrjsonResponse:
-    return OrjsonResponse(ReportBuilder().advanced_dr(_by_extra_id(account, extra_id)))
+    return OrjsonResponse(account.reports().advanced_dr(_by_extra_id(account, extra_id)))

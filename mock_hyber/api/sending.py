@@ -16,7 +16,6 @@ from mock_hyber.schemas.responses import (
     SyncResponse,
 )
 from mock_hyber.service.accept import SendingService
-from mock_hyber.service.reports import ReportBuilder
 from mock_hyber.state import AccountState
 
 router = APIRouter(tags=["sending"])
@@ -27,8 +26,8 @@ Account = Depends(authenticated_account)
 Body = Depends(json_body)
 
 
-def _sync(job_messages: list[Any]) -> OrjsonResponse:
-    build = ReportBuilder().acceptance_item
+def _sync(account: AccountState, job_messages: list[Any]) -> OrjsonResponse:
+    build = account.reports().acceptance_item
     return OrjsonResponse({"messages": [build(message) for message in job_messages]})
 
 
@@ -64,7 +63,7 @@ async def send_batch(account: AccountState = Account, body: Any = Body) -> Orjso
     openapi_extra=request_body("BatchRequest"),
 )
 async def send_batch_sync(account: AccountState = Account, body: Any = Body) -> OrjsonResponse:
-    return _sync(SendingService(account).send_batch(body).messages)
+    return _sync(account, SendingService(account).send_batch(body).messages)
 
 
 @router.post(
@@ -87,4 +86,4 @@ async def send_broadcast(account: AccountState = Account, body: Any = Body) -> O
     openapi_extra=request_body("BroadcastRequest"),
 )
 async def send_broadcast_sync(account: AccountState = Account, body: Any = Body) -> OrjsonResponse:
-    return _sync(SendingService(account).send_broadcast(body).messages)
+    return _sync(account, SendingService(account).send_broadcast(body).messages)

@@ -11,22 +11,30 @@ from __future__ import annotations
 import heapq
 import itertools
 import random
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import orjson
 
 from mock_hyber.callbacks.faults import CallbackFaults, decide
 from mock_hyber.callbacks.payloads import delivery_report
 from mock_hyber.callbacks.policy import CallbackPolicy
+from mock_hyber.codes import Catalogue
 from mock_hyber.engine.clock import iso_ms as iso
-from mock_hyber.engine.engine import Happening
-from mock_hyber.engine.timeline import Kind
-from mock_hyber.service.reports import ReportBuilder
-
-if TYPE_CHECKING:
-    from mock_hyber.state import AccountState
+from mock_hyber.model import (
+    DELIVERED,
+    DROPPED,
+    FAILED,
+    PENDING,
+    QUEUED,
+    Attempt,
+    Counter,
+    Delivery,
+    Happening,
+    Kind,
+)
+from mock_hyber.reports import ReportBuilder
 
 
 def compact_json(value: Any) -> bytes:
@@ -35,80 +43,39 @@ def compact_json(value: Any) -> bytes:
     return bytes(memoryview(orjson.dumps(value)))
 
 
-_ids = itertools.count(1)  # process-wide, so an id never names two deliveries
-
-
-def reserve_ids_through(highest: int) -> None:
-    """After restoring stored deliveries, new ids continue above theirs."""
-    global _ids
-    current = next(_ids)
-    _ids = itertools.count(max(current, highest + 1))
-
-
-PENDING, QUEUED, DELIVERED, FAILED, DROPPED = "pending", "queued", "delivered", "failed", "dropped"
-
-
-@dataclass(slots=True)
-class Attempt:
-    number: int
-    at_ms: int  # virtual time of the attempt
-    status_code: int | None
-    error: str | None
-    latency_ms: float
-
-
-@dataclass(slots=True, eq=False)
-class Delivery:
-    id: int
-    client_id: str
-    kind: str  # report | batch | inbound
-    url: str
-    body: bytes
-    message_ids: tuple[str, ...]
-    job_ids: tuple[str, ...]
-    created_ms: int
-    due_ms: int
-    status: str = PENDING
-    attempts: list[Attempt] = field(default_factory=list)
-    note: str | None = None
-    round_start: int = 0  # attempts made before the latest redelivery
-
-    @property
-    def round_attempts(self) -> int:
-        return len(self.attempts) - self.round_start
-
-    def view(self, with_body: bool = True) -> dict[str, Any]:
-        last = self.attempts[-1] if self.attempts else None
-        data: dict[str, Any] = {
-            "id": self.id,
-            "client_id": self.client_id,
-            "kind": self.kind,
-            "url": self.url,
-            "status": self.status,
-            "message_ids": list(self.message_ids),
-            "job_ids": list(self.job_ids),
-            "created": iso(self.created_ms),
-            "attempt_count": len(self.attempts),
-            "response_code": last.status_code if last else None,
-            "error": last.error if last else None,
-            "next_attempt": iso(self.due_ms) if self.status in (PENDING, QUEUED) else None,
-            "next_attempt_ms": self.due_ms if self.status in (PENDING, QUEUED) else None,
-            "note": self.note,
-            "attempts": [
-                {
-                    "attempt": a.number,
-                    "at": iso(a.at_ms),
-                    "at_ms": a.at_ms,
-                    "response_code": a.status_code,
-                    "error": a.error,
-                    "latency_ms": round(a.latency_ms, 3),
-                }
-                for a in self.attempts
-            ],
-        }
-        if with_body:
-            data["body"] = orjson.loads(self.body)
-        return data
+def delivery_view(delivery: Delivery, with_body: bool = True) -> dict[str, Any]:
+    """A delivery as the attempt log shows it."""
+    last = delivery.attempts[-1] if delivery.attempts else None
+    data: dict[str, Any] = {
+        "id": delivery.id,
+        "client_id": delivery.client_id,
+        "kind": delivery.kind,
+        "url": delivery.url,
+        "status": delivery.status,
+        "message_ids": list(delivery.message_ids),
+        "job_ids": list(delivery.job_ids),
+        "created": iso(delivery.created_ms),
+        "attempt_count": len(delivery.attempts),
+        "response_code": last.status_code if last else None,
+        "error": last.error if last else None,
+        "next_attempt": iso(delivery.due_ms) if delivery.status in (PENDING, QUEUED) else None,
+        "next_attempt_ms": delivery.due_ms if delivery.status in (PENDING, QUEUED) else None,
+        "note": delivery.note,
+        "attempts": [
+            {
+                "attempt": a.number,
+                "at": iso(a.at_ms),
+                "at_ms": a.at_ms,
+                "response_code": a.status_code,
+                "error": a.error,
+                "latency_ms": round(a.latency_ms, 3),
+            }
+            for a in delivery.attempts
+        ],
+    }
+    if with_body:
+        data["body"] = orjson.loads(delivery.body)
+    return data
 
 
 @dataclass(slots=True)
@@ -120,13 +87,27 @@ class _Batch:
 
 
 class Outbox:
-    def __init__(self, account: AccountState) -> None:
-        self.account = account
-        self.policy = CallbackPolicy.of(account.settings, account.account)
-        self.builder = ReportBuilder(account.backend.catalogue)
+    """`new_rng` gives the account's callback random stream afresh (at each reset), `now_ms`
+    reads the account's clock, `ids` numbers deliveries for the whole backend."""
+
+    def __init__(
+        self,
+        client_id: str,
+        policy: CallbackPolicy,
+        catalogue: Catalogue,
+        new_rng: Callable[[], random.Random],
+        now_ms: Callable[[], int],
+        ids: Counter,
+    ) -> None:
+        self.client_id = client_id
+        self.policy = policy
+        self.builder = ReportBuilder(catalogue)
+        self._new_rng = new_rng
+        self._now_ms = now_ms
+        self._ids = ids
         self.faults = CallbackFaults()
-        self.wake: Any = None  # set by the dispatcher
-        self.changed: Any = None  # called with each delivery that changed (persistence)
+        self.wake: Callable[[], None] | None = None  # wakes the dispatcher (loops wiring)
+        self.changed: Callable[[Delivery], None] | None = None  # each changed delivery (journal)
         self.reset()
 
     def reset(self) -> None:
@@ -134,7 +115,7 @@ class Outbox:
         self._heap: list[tuple[int, int, Any]] = []
         self._seq = itertools.count()
         self._batches: dict[str, _Batch] = {}
-        self.rng = random.Random(f"{self.account.backend.seed}/{self.account.client_id}/callbacks")
+        self.rng = self._new_rng()
         self.faults = CallbackFaults()
 
     # -- from the engine ------------------------------------------------------------------
@@ -178,8 +159,8 @@ class Outbox:
         """A new delivery due at `at_ms`, with callback faults applied when they are on."""
         decision = decide(self.faults, self.rng) if apply_faults else None
         delivery = Delivery(
-            next(_ids),
-            self.account.client_id,
+            self._ids.next(),
+            self.client_id,
             kind,
             url,
             body,
@@ -200,7 +181,7 @@ class Outbox:
         self._schedule(delivery)
         if decision is not None and decision.duplicate:
             twin = Delivery(
-                next(_ids),
+                self._ids.next(),
                 delivery.client_id,
                 kind,
                 url,
@@ -319,7 +300,7 @@ class Outbox:
 
     def redeliver(self, delivery: Delivery) -> None:
         """Another round of attempts from now, whatever the delivery's state."""
-        delivery.due_ms = self.account.clock.now_ms()
+        delivery.due_ms = self._now_ms()
         delivery.round_start = len(delivery.attempts)
         delivery.note = f"redelivered after {delivery.round_start} attempts"
         self._schedule(delivery)

@@ -5,11 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from mock_hyber.engine.engine import Happening
-from mock_hyber.engine.timeline import Kind
-from mock_hyber.service.reports import PLATFORM, ReportBuilder, matching_template_id, view_of
-from mock_hyber.service.timeparse import KYIV
-from mock_hyber.store.models import Message
+from mock_hyber.model import KYIV, PLATFORM, Happening, Kind, Message
+from mock_hyber.reports import ReportBuilder, matching_template_id, view_of
 
 
 def delivery_report(

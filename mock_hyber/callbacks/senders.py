@@ -12,7 +12,7 @@ from typing import Protocol
 import aiohttp
 import httpx
 
-from mock_hyber import __version__
+from mock_hyber.version import __version__
 
 USER_AGENT = f"mock-hyber/{__version__}"
 

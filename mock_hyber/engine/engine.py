@@ -11,12 +11,11 @@ from __future__ import annotations
 import heapq
 import itertools
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from mock_hyber.engine.clock import VirtualClock
 from mock_hyber.engine.planner import Planner, route_of
-from mock_hyber.engine.timeline import FINAL, MOMENT_SIZE, Kind, raw_moment
-from mock_hyber.store.models import Job, Message, State
+from mock_hyber.engine.timeline import FINAL, MOMENT_SIZE, raw_moment
+from mock_hyber.model import Happening, Job, Kind, Message, State
 
 # Kind of each moment byte (with or without the FINAL bit): a lookup, not an enum call.
 KIND_OF_BYTE = tuple(
@@ -24,18 +23,6 @@ KIND_OF_BYTE = tuple(
 )
 JOB_SLICE = 2000  # messages planned per heap entry when a job starts; keeps the loop responsive
 _DELIVERED = (Kind.DELIVERED, Kind.LATE)
-
-
-@dataclass(frozen=True, slots=True)
-class Happening:
-    """A moment as it happened to a message: what listeners (callbacks, metrics) receive."""
-
-    message: Message
-    kind: Kind
-    final: bool
-    leg: int
-    code: int
-    at_ms: int
 
 
 Listener = Callable[[Happening], None]

@@ -3,10 +3,10 @@ status happens now. What already happened stays; the planned future is dropped."
 
 from __future__ import annotations
 
-from mock_hyber.engine.codes import Catalogue
+from mock_hyber.codes import Catalogue
 from mock_hyber.engine.plan import SEEN_CHANNELS
 from mock_hyber.engine.timeline import MOMENT_SIZE, Kind, MessageView, Moment, pack_script
-from mock_hyber.store.models import Message
+from mock_hyber.model import Message
 
 FORCEABLE = ("delivered", "failed", "expired", "seen", "clicked")
 _ENDINGS = {"delivered": Kind.DELIVERED, "failed": Kind.FAILED, "expired": Kind.EXPIRED}

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from mock_hyber.engine.codes import Catalogue
+from mock_hyber.codes import Catalogue
 from mock_hyber.engine.timeline import Kind, Moment, pack_script
 
 OUTCOMES = ("delivered", "failed", "expired", "late")

@@ -6,15 +6,14 @@ uploading new scenarios never changes a message that was already accepted.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from typing import Any
 
-from mock_hyber.engine.codes import Catalogue
+from mock_hyber.codes import Catalogue
 from mock_hyber.engine.plan import LegPlan, Plan, Route, compile_plan
 from mock_hyber.engine.profile import Draws, Profile
 from mock_hyber.engine.rules import CompiledRule, MagicNumber, Rule
-from mock_hyber.store.models import Job, Message
+from mock_hyber.model import Job, Message
 
 TEMPLATE_EXCLUDES = ("img", "action", "caption", "file_name", "thumbnail")
 
@@ -46,11 +45,6 @@ class Planner:
         self.rules = [CompiledRule(rule) for rule in rules]
         self._key = key
         self._rejecting = [rule for rule in self.rules if rule.rule.reject is not None]
-
-    @staticmethod
-    def key_for(seed: int, client_id: str) -> bytes:
-        """The key of the random draws: one per account and seed."""
-        return hashlib.blake2b(f"{seed}/{client_id}".encode(), digest_size=32).digest()
 
     def with_rules(self, rules: Sequence[Rule], profile: Profile | None = None) -> Planner:
         magic = list(self.magic.values())

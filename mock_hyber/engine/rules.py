@@ -17,7 +17,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from mock_hyber.engine.plan import LegPlan
-from mock_hyber.schemas.requests import CHANNEL_NAMES
+from mock_hyber.model import CHANNEL_NAMES
 
 MAX_DELAY = 604800.0  # 7 days: keeps every planned moment within the script's 49-day range
 

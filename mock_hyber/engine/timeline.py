@@ -12,23 +12,12 @@ from __future__ import annotations
 import struct
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from enum import IntEnum
+
+from mock_hyber.model import Kind
 
 _MOMENT = struct.Struct("<IBBI")  # offset ms from the job's start, kind|FINAL, leg index, code
 MOMENT_SIZE = _MOMENT.size
 FINAL = 0x80
-
-
-class Kind(IntEnum):
-    START = 1  # the leg is sent on its channel (code: the channel's "sent" status)
-    DELIVERED = 2  # the leg is delivered (code: delivered status)
-    EXPIRED = 3  # the leg reached its ttl undelivered
-    FAILED = 4  # the leg failed (not a Viber user, operator rejection, ...)
-    FALLBACK = 5  # the ttl passed undelivered, the next channel starts, this one may still deliver
-    LATE = 6  # a leg delivered after its ttl, once the cascade had moved on
-    SEEN = 7  # the user saw / read the message (Viber, WhatsApp)
-    CLICK = 8  # the user clicked tracked links (code: how many clicks)
-    BLOCKED = 9  # the platform blocked the message before any channel (sent_via "hyber")
 
 
 DELIVERIES = (Kind.DELIVERED, Kind.LATE)

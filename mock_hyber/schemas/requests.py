@@ -13,8 +13,6 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from mock_hyber.schemas.limits import checked, top_checked
 
-CHANNEL_NAMES = ("push", "viber", "sms", "whatsapp")
-
 PhoneNumber = Annotated[
     Any,
     Field(

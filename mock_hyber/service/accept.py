@@ -8,9 +8,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from mock_hyber.engine.codes import default_catalogue
 from mock_hyber.engine.sms import MAX_SEGMENTS, segment_count
 from mock_hyber.errors import HyberError
+from mock_hyber.model import Job, Message, State
 from mock_hyber.schemas.limits import CHANNEL_LIMITS, TOP_LEVEL_LIMITS
 from mock_hyber.schemas.requests import (
     BatchRequest,
@@ -23,7 +23,6 @@ from mock_hyber.service.phones import echo_phone, normalize_phone
 from mock_hyber.service.templating import BroadcastTemplate, MissingVariable, as_text
 from mock_hyber.service.validation import check_request, has_content, parse_model
 from mock_hyber.state import AccountState
-from mock_hyber.store.models import Job, Message, State
 
 
 class _BatchEnvelope(BatchRequest):
@@ -44,7 +43,7 @@ class SendingService:
 
     def __init__(self, account: AccountState) -> None:
         self.account = account
-        self.catalogue = default_catalogue()
+        self.catalogue = account.backend.catalogue
         self._allowed = account.settings.callback_allowed_hosts
 
     # -- entry points ---------------------------------------------------------------------

@@ -8,9 +8,9 @@ from typing import Any
 
 from mock_hyber.engine.clock import iso_ms as iso
 from mock_hyber.engine.timeline import moments
-from mock_hyber.service.reports import ReportBuilder, view_of
+from mock_hyber.model import Job, Message, State
+from mock_hyber.reports import ReportBuilder, view_of
 from mock_hyber.state import AccountState
-from mock_hyber.store.models import Job, Message, State
 
 
 def clock_view(account: AccountState) -> dict[str, Any]:

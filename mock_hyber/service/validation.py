@@ -10,7 +10,8 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ValidationError
 
 from mock_hyber.errors import HyberError
-from mock_hyber.schemas.requests import CHANNEL_NAMES, RequestBase
+from mock_hyber.model import CHANNEL_NAMES
+from mock_hyber.schemas.requests import RequestBase
 from mock_hyber.service.timeparse import parse_start_time
 
 Model = TypeVar("Model", bound=BaseModel)

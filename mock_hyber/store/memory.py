@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from mock_hyber.store.models import Job, Message
+from mock_hyber.model import Job, Message
 
 # An index slot holds one message, or a list once a second message shares the key: most keys
 # (phone numbers, extra_ids) are unique, and a list per key would double the index's size.

@@ -16,21 +16,13 @@ server was down happens at once; a frozen clock stays where it was.
 from __future__ import annotations
 
 import sqlite3
-import time
-from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import orjson
 
-from mock_hyber.callbacks.outbox import Attempt, Delivery, reserve_ids_through
-from mock_hyber.engine.clock import VirtualClock
-from mock_hyber.engine.engine import Happening
-from mock_hyber.engine.planner import route_of
-from mock_hyber.store.models import Job, Message, State
-
-if TYPE_CHECKING:
-    from mock_hyber.state import AccountState, Backend
+from mock_hyber.engine.planner import Planner, route_of
+from mock_hyber.model import Attempt, Delivery, Happening, Job, Message, State
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
@@ -74,11 +66,7 @@ class SqliteJournal:
         self._messages: dict[str, Message] = {}
         self._deliveries: dict[int, Delivery] = {}
 
-    # -- hooks ----------------------------------------------------------------------------
-
-    def attach(self, account: AccountState) -> None:
-        account.engine.listeners.append(self.on_happening)
-        account.outbox.changed = self.on_delivery
+    # -- hooks (wired by the backend) ------------------------------------------------------
 
     def on_happening(self, happening: Happening) -> None:
         self._messages[happening.message.message_id] = happening.message
@@ -86,14 +74,14 @@ class SqliteJournal:
     def on_delivery(self, delivery: Delivery) -> None:
         self._deliveries[delivery.id] = delivery
 
-    def job_accepted(self, job: Job, account: AccountState) -> None:
+    def job_accepted(self, job: Job, account_state: dict[str, Any]) -> None:
         """Commit a newly accepted job and its messages before the request is answered, with
         the account's state (its random source drew the ids: a restart must not draw them
         again)."""
         with self._transaction():
             self.db.execute(
                 "INSERT OR REPLACE INTO accounts VALUES (?, ?)",
-                (account.client_id, orjson.dumps(_account_state(account)).decode()),
+                (job.client_id, orjson.dumps(account_state).decode()),
             )
             self.db.execute(
                 "INSERT OR REPLACE INTO jobs VALUES (?,?,?,?,?,?,?,?,?,?,?)",
@@ -118,7 +106,7 @@ class SqliteJournal:
 
     # -- flushing -------------------------------------------------------------------------
 
-    def flush(self, accounts: Iterable[AccountState]) -> None:
+    def flush(self, account_states: dict[str, dict[str, Any]]) -> None:
         messages, self._messages = self._messages, {}
         deliveries, self._deliveries = self._deliveries, {}
         with self._transaction():
@@ -135,7 +123,7 @@ class SqliteJournal:
             )
             self.db.executemany(
                 "INSERT OR REPLACE INTO accounts VALUES (?, ?)",
-                ((a.client_id, orjson.dumps(_account_state(a)).decode()) for a in accounts),
+                ((cid, orjson.dumps(state).decode()) for cid, state in account_states.items()),
             )
 
     def forget_account(self, client_id: str) -> None:
@@ -165,8 +153,8 @@ class SqliteJournal:
         with self._transaction():
             self.db.executemany("DELETE FROM deliveries WHERE id=?", ((i,) for i in ids))
 
-    def close(self, accounts: Iterable[AccountState]) -> None:
-        self.flush(accounts)
+    def close(self, account_states: dict[str, dict[str, Any]]) -> None:
+        self.flush(account_states)
         self.db.close()
 
     def _transaction(self) -> _Transaction:
@@ -174,36 +162,22 @@ class SqliteJournal:
 
     # -- restoring ------------------------------------------------------------------------
 
-    def restore(self, backend: Backend) -> int:
-        """Load everything stored into `backend`; returns how many messages came back."""
-        restored = 0
-        saved = {
-            row[0]: orjson.loads(row[1])
-            for row in self.db.execute("SELECT client_id, state FROM accounts")
-        }
-        for client_id, account in backend.accounts.items():
-            state = saved.get(client_id)
-            if state is not None:
-                _restore_account_state(account, state)
-            restored += self._restore_jobs(account)
-        highest = 0
-        for row in self.db.execute("SELECT * FROM deliveries ORDER BY id"):
-            delivery = _delivery_from_row(row)
-            account = backend.account(delivery.client_id)
-            if account is not None:
-                account.outbox.restore(delivery)
-                highest = max(highest, delivery.id)
-        reserve_ids_through(highest)
-        for client_id, account in backend.accounts.items():
-            state = saved.get(client_id)
-            if state is not None:
-                account.outbox.restore_batches(state.get("batches", []), account.clock.now_ms())
-        return restored
+    def load_snapshots(self) -> dict[str, dict[str, Any]]:
+        """Each account's saved state (clock, random streams, batches), by client_id."""
+        rows = self.db.execute("SELECT client_id, state FROM accounts")
+        return {row[0]: orjson.loads(row[1]) for row in rows}
 
-    def _restore_jobs(self, account: AccountState) -> int:
-        count = 0
+    def load_deliveries(self) -> list[Delivery]:
+        return [
+            _delivery_from_row(row)
+            for row in self.db.execute("SELECT * FROM deliveries ORDER BY id")
+        ]
+
+    def load_jobs(self, client_id: str, planner: Planner) -> list[Job]:
+        """The account's jobs, oldest first, with their messages as they were last written."""
+        loaded = []
         jobs = self.db.execute(
-            "SELECT * FROM jobs WHERE client_id=? ORDER BY created_ms", (account.client_id,)
+            "SELECT * FROM jobs WHERE client_id=? ORDER BY created_ms", (client_id,)
         ).fetchall()
         for row in jobs:
             job = Job(
@@ -220,7 +194,7 @@ class SqliteJournal:
                 division_code=row[10],
             )
             job.route = route_of(job)
-            job.planner = account.engine.planner
+            job.planner = planner
             for m in self.db.execute(
                 "SELECT * FROM messages WHERE job_id=? ORDER BY position", (job.job_id,)
             ):
@@ -241,11 +215,8 @@ class SqliteJournal:
                         step=m[13],
                     )
                 )
-            account.store.add_job(job)
-            for message in job.messages:
-                account.engine.reschedule(message)
-            count += len(job.messages)
-        return count
+            loaded.append(job)
+        return loaded
 
 
 class _Transaction:
@@ -314,34 +285,3 @@ def _delivery_from_row(row: tuple[Any, ...]) -> Delivery:
         note=row[11],
         round_start=row[12],
     )
-
-
-def _account_state(account: AccountState) -> dict[str, Any]:
-    clock = account.clock
-    return {
-        "virtual_ms": clock.now_ms(),
-        "wall_ms": int(time.time() * 1000),
-        "speed": clock.speed,
-        "frozen": clock.frozen,
-        "rng": _rng_state(account.rng.getstate()),
-        "callback_rng": _rng_state(account.outbox.rng.getstate()),
-        "batches": account.outbox.batches_state(),
-    }
-
-
-def _rng_state(state: tuple[Any, ...]) -> list[Any]:
-    version, internal, gauss = state
-    return [version, list(internal), gauss]
-
-
-def _restore_account_state(account: AccountState, state: dict[str, Any]) -> None:
-    virtual = state["virtual_ms"] / 1000
-    if not state["frozen"]:
-        downtime = max(0.0, time.time() - state["wall_ms"] / 1000)
-        virtual += downtime * state["speed"]
-    account.clock = VirtualClock(virtual, state["speed"], state["frozen"])
-    account.engine.clock = account.clock
-    version, internal, gauss = state["rng"]
-    account.rng.setstate((version, tuple(internal), gauss))
-    version, internal, gauss = state["callback_rng"]
-    account.outbox.rng.setstate((version, tuple(internal), gauss))

@@ -1,4 +1,7 @@
-"""The code catalogue: statuses, substatuses, hyber_status codes and request errors, from data."""
+"""The code catalogue: statuses, substatuses, hyber_status codes and request errors, from data.
+
+The data file ships in `mock_hyber/engine/data/codes.yaml`; a backend may load its own.
+"""
 
 from __future__ import annotations
 
@@ -78,16 +81,8 @@ def load_catalogue(path: str | os.PathLike[str] | None = None) -> Catalogue:
     return Catalogue(CatalogueFile.model_validate(yaml.safe_load(text)))
 
 
-_configured: str | None = None
-
-
-def use_codes_file(path: str | os.PathLike[str] | None) -> None:
-    """Make `path` (or the built-in file, for None) the catalogue of this process."""
-    global _configured
-    _configured = None if path is None else str(path)
-    default_catalogue.cache_clear()
-
-
 @cache
-def default_catalogue() -> Catalogue:
-    return load_catalogue(_configured or os.environ.get("MOCK_HYBER_CODES_FILE") or None)
+def builtin_catalogue() -> Catalogue:
+    """The catalogue shipped with the package. A backend built with `codes_file` holds its own
+    catalogue; nothing in the process is global to it."""
+    return load_catalogue()

@@ -25,8 +25,6 @@ class Runner:
         self.accounts = list(accounts)
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
-        for account in self.accounts:
-            account.engine.on_schedule = self.wake
 
     def wake(self) -> None:
         self._wake.set()

@@ -22,7 +22,7 @@ class Flusher:
 
     def flush(self) -> None:
         if self.backend.journal is not None:
-            self.backend.journal.flush(self.backend.accounts.values())
+            self.backend.journal.flush(self.backend.snapshots())
 
     async def _run(self) -> None:
         interval = self.backend.settings.store_flush_interval
@@ -39,4 +39,4 @@ class Flusher:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
         if self.backend.journal is not None:
-            self.backend.journal.close(self.backend.accounts.values())
+            self.backend.journal.close(self.backend.snapshots())

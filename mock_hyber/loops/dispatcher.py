@@ -1,5 +1,5 @@
 """The callback dispatcher: moves due deliveries from every account's outbox through a bounded
-queue to a pool of workers that POST them with one pooled httpx client.
+queue to a pool of workers that POST them with one pooled HTTP client (aiohttp, or httpx).
 
 The API never waits on a receiver: requests only add to outboxes. Attempt times, retry backoff
 and faults run on each account's virtual clock; timeouts and latency are real time.
@@ -15,11 +15,11 @@ from collections.abc import Iterable
 
 import httpx
 
-from mock_hyber.callbacks.outbox import FAILED, Attempt, Delivery
 from mock_hyber.callbacks.senders import Sender, SendError, make_sender
 from mock_hyber.callbacks.signing import SIGNATURE_HEADER, signature
 from mock_hyber.config import Settings
 from mock_hyber.metrics import Metrics
+from mock_hyber.model import FAILED, Attempt, Delivery
 from mock_hyber.state import AccountState
 
 log = logging.getLogger("mock_hyber.callbacks")
@@ -43,8 +43,6 @@ class Dispatcher:
         self._in_flight = 0
         self._queue: asyncio.Queue[Delivery] = asyncio.Queue(maxsize=settings.callback_queue_size)
         self._sender: Sender | None = None
-        for account in self.accounts:
-            account.outbox.wake = self.wake
 
     def wake(self) -> None:
         self._wake.set()

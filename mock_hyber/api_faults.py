@@ -8,6 +8,7 @@ request is read, so a request answered with a fault is never accepted: nothing i
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -48,14 +49,14 @@ class FaultHit:
 class ApiFaults:
     """The API faults of one account, with their remaining counts and seeded draws."""
 
-    def __init__(self, seed: int, client_id: str) -> None:
-        self._seed_text = f"{seed}/{client_id}/api-faults"
+    def __init__(self, new_rng: Callable[[], random.Random]) -> None:
+        self._new_rng = new_rng  # the account's fault stream, from its start
         self.set([])
 
     def set(self, faults: list[ApiFault]) -> None:
         self.faults = list(faults)
         self._remaining = [fault.count for fault in self.faults]
-        self.rng = random.Random(self._seed_text)
+        self.rng = self._new_rng()
 
     def view(self) -> list[dict[str, object]]:
         return [

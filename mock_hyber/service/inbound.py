@@ -9,9 +9,9 @@ from typing import Literal
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from mock_hyber.callbacks.outbox import Delivery
 from mock_hyber.callbacks.payloads import user_reply
 from mock_hyber.errors import HyberError
+from mock_hyber.model import Delivery
 from mock_hyber.service.phones import normalize_phone
 from mock_hyber.state import AccountState
 

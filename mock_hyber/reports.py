@@ -10,12 +10,11 @@ from __future__ import annotations
 import zlib
 from typing import Any
 
-from mock_hyber.engine.codes import Catalogue, default_catalogue
-from mock_hyber.engine.timeline import Kind, LegView, MessageView, view
-from mock_hyber.store.models import Message, State
+from mock_hyber.codes import Catalogue, builtin_catalogue
+from mock_hyber.engine.timeline import LegView, MessageView, view
+from mock_hyber.model import PLATFORM, Kind, Message, State
 
 NO_FINAL_STATUS = -1
-PLATFORM = "hyber"
 VIBER_TEMPLATE_DELIVERED = 23043
 
 
@@ -33,7 +32,7 @@ def matching_template_id(message: Message) -> int:
 
 class ReportBuilder:
     def __init__(self, catalogue: Catalogue | None = None) -> None:
-        self.catalogue = catalogue or default_catalogue()
+        self.catalogue = catalogue or builtin_catalogue()
         self._ctr_job: object = None
         self._ctr = False
 

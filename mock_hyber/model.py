@@ -1,0 +1,165 @@
+"""The shared data model, at the bottom of the layers: every package may import it, it imports
+no other part of mock_hyber.
+
+Jobs and their messages, the kinds of moment in a message's life, what happened to a message
+(a Happening), and callback deliveries with their attempts. Slotted classes keep a million
+stored messages small.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+from enum import IntEnum
+from typing import Any
+from zoneinfo import ZoneInfo
+
+CHANNEL_NAMES = ("push", "viber", "sms", "whatsapp")
+PLATFORM = "hyber"  # sent_via / last_partner when the platform itself settled a message
+KYIV = ZoneInfo("Europe/Kyiv")  # Hyber's local time: start_time without an offset, Viber replies
+
+
+class Kind(IntEnum):
+    """The kinds of moment in a message's life (see engine.timeline)."""
+
+    START = 1  # the leg is sent on its channel (code: the channel's "sent" status)
+    DELIVERED = 2  # the leg is delivered (code: delivered status)
+    EXPIRED = 3  # the leg reached its ttl undelivered
+    FAILED = 4  # the leg failed (not a Viber user, operator rejection, ...)
+    FALLBACK = 5  # the ttl passed undelivered, the next channel starts, this one may still deliver
+    LATE = 6  # a leg delivered after its ttl, once the cascade had moved on
+    SEEN = 7  # the user saw / read the message (Viber, WhatsApp)
+    CLICK = 8  # the user clicked tracked links (code: how many clicks)
+    BLOCKED = 9  # the platform blocked the message before any channel (sent_via "hyber")
+
+
+class State(IntEnum):
+    REJECTED = 0  # refused at acceptance (accepted: false)
+    PENDING = 1  # accepted, no channel attempted yet (start_time in the future, or not yet run)
+    ACTIVE = 2  # a channel leg is in progress
+    DELIVERED = 3  # final: delivered on some channel
+    FAILED = 4  # final: no channel delivered, or blocked by the platform
+
+    @property
+    def final(self) -> bool:
+        return self in (State.REJECTED, State.DELIVERED, State.FAILED)
+
+
+@dataclass(slots=True, eq=False)
+class Job:
+    job_id: str
+    client_id: str
+    kind: str  # "single" | "batch" | "broadcast"
+    created_ms: int
+    channels: tuple[str, ...]
+    channel_options: dict[str, dict[str, Any]]
+    callback_url: str | None
+    start_ms: int | None
+    tag: str | None
+    division_code: str | None
+    messages: list[Message] = field(default_factory=list)
+    begin_ms: int = 0  # when the cascade starts: acceptance, or a later start_time
+    route: Any = None  # engine.plan.Route, set when the engine admits the job
+    planner: Any = None  # engine.planner.Planner in force at acceptance
+
+    def options(self, channel: str) -> dict[str, Any]:
+        return self.channel_options[channel]
+
+
+@dataclass(slots=True, eq=False)
+class Message:
+    """One recipient of a job. Its life is `script` (planned moments, see engine.timeline);
+    `step` counts the moments that have happened. Everything reported derives from both."""
+
+    message_id: str
+    job: Job
+    phone: str
+    extra_id: str | None
+    accepted: bool
+    state: State
+    # Batch: the item's text for every channel. Broadcast: the rendered values, per channel.
+    text: str | None = None
+    personal: dict[str, dict[str, str]] | None = None
+    sms_parts: int = 0
+    error_code: int | None = None  # refusal at acceptance, or the final failure's code
+    error_text: str | None = None  # set when it differs from the catalogue's text
+    script: bytes | None = None
+    step: int = 0
+
+    @property
+    def created_ms(self) -> int:
+        return self.job.created_ms
+
+    def option(self, channel: str, name: str) -> Any:
+        """A channel option as this recipient gets it (after substitution and batch text)."""
+        if self.personal is not None:
+            value = self.personal.get(channel, {}).get(name)
+            if value is not None:
+                return value
+        if name == "text" and self.text is not None:
+            return self.text
+        return self.job.channel_options[channel].get(name)
+
+
+@dataclass(frozen=True, slots=True)
+class Happening:
+    """A moment as it happened to a message: what the callbacks and metrics are told."""
+
+    message: Message
+    kind: Kind
+    final: bool
+    leg: int
+    code: int
+    at_ms: int
+
+
+# -- callback deliveries --------------------------------------------------------------------
+
+PENDING, QUEUED, DELIVERED, FAILED, DROPPED = "pending", "queued", "delivered", "failed", "dropped"
+FINISHED = (DELIVERED, FAILED, DROPPED)
+
+
+@dataclass(slots=True)
+class Attempt:
+    number: int
+    at_ms: int  # virtual time of the attempt
+    status_code: int | None
+    error: str | None
+    latency_ms: float
+
+
+@dataclass(slots=True, eq=False)
+class Delivery:
+    """One POST to make (a report, a batch of reports, or a user reply) and its attempts."""
+
+    id: int
+    client_id: str
+    kind: str  # report | batch | inbound
+    url: str
+    body: bytes
+    message_ids: tuple[str, ...]
+    job_ids: tuple[str, ...]
+    created_ms: int
+    due_ms: int
+    status: str = PENDING
+    attempts: list[Attempt] = field(default_factory=list)
+    note: str | None = None
+    round_start: int = 0  # attempts made before the latest redelivery
+
+    @property
+    def round_attempts(self) -> int:
+        return len(self.attempts) - self.round_start
+
+
+class Counter:
+    """Increasing ids (callback deliveries): one per backend, so an id never names two."""
+
+    def __init__(self) -> None:
+        self._next = itertools.count(1)
+
+    def next(self) -> int:
+        return next(self._next)
+
+    def reserve_through(self, highest: int) -> None:
+        """After restoring stored deliveries, new ids continue above theirs."""
+        self._next = itertools.count(max(next(self._next), highest + 1))
