@@ -5,20 +5,71 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+import numpy as np
 from prometheus_client import CollectorRegistry, Counter, Histogram
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from mock_hyber.model import Happening, Job, Kind
+from mock_hyber.engine.lives import NEVER
+from mock_hyber.model import PLATFORM, Job, Kind
+from mock_hyber.service.inspect import upcoming_moments
 from mock_hyber.state import Backend
 
 
+def final_counts(job: Job, now_ms: int) -> tuple[dict[tuple[str, str], int], bool]:
+    """The job's messages final at `now_ms` by (channel, delivered|failed), and whether every
+    message it will ever settle has settled (the counts can no longer change)."""
+    lives = job.lives
+    elapsed = min(now_ms - job.begin_ms, NEVER - 1)
+    has_final = lives.final_ms != NEVER
+    final = has_final & (lives.final_ms <= elapsed)
+    delivered = (lives.final_kind == Kind.DELIVERED) | (lives.final_kind == Kind.LATE)
+    blocked = lives.final_kind == Kind.BLOCKED
+    channel = np.where(blocked, len(job.channels), lives.final_leg.astype(np.int64))
+    names = (*job.channels, PLATFORM)
+    counts = np.bincount(channel[final] * 2 + delivered[final], minlength=2 * len(names))
+    found = {
+        (names[i // 2], "delivered" if i % 2 else "failed"): int(count)
+        for i, count in enumerate(counts)
+        if count
+    }
+    return found, bool((final == has_final).all())
+
+
 class _Levels(Collector):
-    """Gauges read at scrape time: nothing to keep up to date on the hot paths."""
+    """Values read at scrape time: nothing to keep up to date on the hot paths. Final statuses
+    are derived from the plans at each account's virtual time; a job whose every message has
+    settled is counted once and remembered."""
 
     def __init__(self, backend: Backend, queue_depth: Any) -> None:
         self.backend = backend
         self.queue_depth = queue_depth
+        self._settled: dict[Job, dict[tuple[str, str], int]] = {}
+
+    def _finals(self) -> CounterMetricFamily:
+        family = CounterMetricFamily(
+            "mock_hyber_messages_final",
+            "Messages with a final status, by channel (of the jobs held)",
+            labels=["channel", "status"],
+        )
+        totals: dict[tuple[str, str], int] = {}
+        held: set[Job] = set()
+        for account in self.backend.accounts.values():
+            now_ms = account.clock.now_ms()
+            for job in account.store.iter_jobs():
+                held.add(job)
+                counts = self._settled.get(job)
+                if counts is None:
+                    counts, settled = final_counts(job, now_ms)
+                    if settled:
+                        self._settled[job] = counts
+                for key, count in counts.items():
+                    totals[key] = totals.get(key, 0) + count
+        for job in [job for job in self._settled if job not in held]:
+            del self._settled[job]
+        for (channel, status), count in sorted(totals.items()):
+            family.add_metric([channel, status], count)
+        return family
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         accounts = self.backend.accounts.values()
@@ -27,7 +78,9 @@ class _Levels(Collector):
         )
         jobs = GaugeMetricFamily("mock_hyber_stored_jobs", "Jobs held", labels=["client_id"])
         events = GaugeMetricFamily(
-            "mock_hyber_pending_events", "Simulation events waiting", labels=["client_id"]
+            "mock_hyber_pending_events",
+            "Planned moments of held messages still to come",
+            labels=["client_id"],
         )
         pending = GaugeMetricFamily(
             "mock_hyber_pending_callbacks",
@@ -37,12 +90,14 @@ class _Levels(Collector):
         for account in accounts:
             stored.add_metric([account.client_id], len(account.store))
             jobs.add_metric([account.client_id], len(account.store.jobs))
-            events.add_metric([account.client_id], len(account.engine))
+            events.add_metric(
+                [account.client_id], upcoming_moments(account, account.clock.now_ms())[0]
+            )
             unfinished = sum(
                 1 for d in account.outbox.deliveries.values() if d.status in ("pending", "queued")
             )
             pending.add_metric([account.client_id], unfinished)
-        yield from (stored, jobs, events, pending)
+        yield from (stored, jobs, events, pending, self._finals())
         depth = GaugeMetricFamily(
             "mock_hyber_callback_queue_depth", "Due callbacks queued for the workers"
         )
@@ -64,12 +119,6 @@ class Metrics:
             "mock_hyber_messages_accepted",
             "Recipients at acceptance, by outcome",
             ["outcome"],
-            registry=r,
-        )
-        self.final = Counter(
-            "mock_hyber_messages_final",
-            "Messages reaching a final status, by channel",
-            ["channel", "status"],
             registry=r,
         )
         self.callback_attempts = Counter(
@@ -96,20 +145,10 @@ class Metrics:
         self._queue_depth = depth
 
     def on_job(self, job: Job) -> None:
-        accepted = sum(1 for message in job.messages if message.accepted)
-        self.accepted.labels("accepted").inc(accepted)
-        if len(job.messages) > accepted:
-            self.accepted.labels("rejected").inc(len(job.messages) - accepted)
-
-    def on_happening(self, happening: Happening) -> None:
-        if not happening.final:
-            return
-        if happening.kind is Kind.BLOCKED:
-            channel = "hyber"
-        else:
-            channel = happening.message.job.channels[happening.leg]
-        status = "delivered" if happening.kind in (Kind.DELIVERED, Kind.LATE) else "failed"
-        self.final.labels(channel, status).inc()
+        rejected = len(job.rejected)
+        self.accepted.labels("accepted").inc(job.size - rejected)
+        if rejected:
+            self.accepted.labels("rejected").inc(rejected)
 
     def on_attempt(self, ok: bool, latency_s: float, gave_up: bool) -> None:
         self.callback_attempts.labels("success" if ok else "failure").inc()

@@ -45,8 +45,25 @@ class State(IntEnum):
         return self in (State.REJECTED, State.DELIVERED, State.FAILED)
 
 
+@dataclass(slots=True)
+class Rejection:
+    """Why a recipient was refused at acceptance."""
+
+    code: int
+    text: str | None = None  # when it differs from the catalogue's text
+    phone: str | None = None  # the phone_number as sent, when it was not a correct number
+
+
 @dataclass(slots=True, eq=False)
 class Job:
+    """A request as it was accepted: the request once, plus one column per recipient field.
+
+    Nothing else is kept per message: ids derive from the job's number (see `ids`), texts are
+    rendered when read, and every message's life is a pure function of its plan (`lives`,
+    evaluated at the account's virtual time). Rejections and forced changes are sparse.
+    """
+
+    number: int  # the account's job counter: ids and random draws derive from it
     job_id: str
     client_id: str
     kind: str  # "single" | "batch" | "broadcast"
@@ -57,29 +74,65 @@ class Job:
     start_ms: int | None
     tag: str | None
     division_code: str | None
-    messages: list[Message] = field(default_factory=list)
+    size: int = 0
+    phones: Any = None  # numpy int64 column; 0 where the phone_number was not a correct one
+    extra_ids: list[str | None] | None = None  # None: no recipient has one
+    texts: list[str | None] | None = None  # batch: each item's own text (None: the channel's)
+    values: list[bytes | None] | None = None  # broadcast: each recipient's %key% values (JSON)
+    sms_parts: Any = None  # numpy uint8 column
+    rejected: dict[int, Rejection] = field(default_factory=dict)
     begin_ms: int = 0  # when the cascade starts: acceptance, or a later start_time
-    route: Any = None  # engine.plan.Route, set when the engine admits the job
+    ids: Any = None  # ids.IdCodec of the account
+    route: Any = None  # engine.plan.Route
     planner: Any = None  # engine.planner.Planner in force at acceptance
+    template: Any = None  # service.templating.BroadcastTemplate, renders `values` on read
+    lives: Any = None  # engine.lives.Lives: the planned life of every message
+    versions: dict[int, int] = field(default_factory=dict)  # messages decided one by one
+    removed: bool = False  # dropped (retention, reset): what is scheduled for it is stale
 
     def options(self, channel: str) -> dict[str, Any]:
         return self.channel_options[channel]
 
+    def message_id(self, index: int) -> str:
+        return str(self.ids.id_of(self.number, index))
+
+    def phone(self, index: int) -> str:
+        rejection = self.rejected.get(index)
+        if rejection is not None and rejection.phone is not None:
+            return rejection.phone
+        return str(int(self.phones[index]))
+
+    def extra_id(self, index: int) -> str | None:
+        return None if self.extra_ids is None else self.extra_ids[index]
+
+    def option(self, index: int, channel: str, name: str) -> Any:
+        """A channel option as recipient `index` gets it (after substitution, batch text)."""
+        if self.values is not None and self.template is not None:
+            values = self.values[index]
+            if values is not None:
+                rendered = self.template.field(channel, name, values)
+                if rendered is not None:
+                    return rendered
+        if name == "text" and self.texts is not None:
+            text = self.texts[index]
+            if text is not None:
+                return text
+        return self.channel_options[channel].get(name)
+
 
 @dataclass(slots=True, eq=False)
 class Message:
-    """One recipient of a job. Its life is `script` (planned moments, see engine.timeline);
-    `step` counts the moments that have happened. Everything reported derives from both."""
+    """One recipient of a job as of one virtual time, built on demand from the job's columns
+    and its planned life: `script` holds the moments (see engine.timeline), `step` counts those
+    that had happened then, `state` is what they add up to."""
 
-    message_id: str
     job: Job
+    index: int
+    message_id: str
     phone: str
     extra_id: str | None
     accepted: bool
     state: State
-    # Batch: the item's text for every channel. Broadcast: the rendered values, per channel.
-    text: str | None = None
-    personal: dict[str, dict[str, str]] | None = None
     sms_parts: int = 0
     error_code: int | None = None  # refusal at acceptance, or the final failure's code
     error_text: str | None = None  # set when it differs from the catalogue's text
@@ -91,14 +144,7 @@ class Message:
         return self.job.created_ms
 
     def option(self, channel: str, name: str) -> Any:
-        """A channel option as this recipient gets it (after substitution and batch text)."""
-        if self.personal is not None:
-            value = self.personal.get(channel, {}).get(name)
-            if value is not None:
-                return value
-        if name == "text" and self.text is not None:
-            return self.text
-        return self.job.channel_options[channel].get(name)
+        return self.job.option(self.index, channel, name)
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,11 +10,15 @@ from __future__ import annotations
 import zlib
 from typing import Any
 
+import numpy as np
+
 from mock_hyber.codes import Catalogue, builtin_catalogue
+from mock_hyber.engine.lives import NEVER
 from mock_hyber.engine.timeline import LegView, MessageView, view
-from mock_hyber.model import PLATFORM, Kind, Message, State
+from mock_hyber.model import PLATFORM, Job, Kind, Message, State
 
 NO_FINAL_STATUS = -1
+_PLAIN = 0x7F  # a moment's kind without its FINAL bit
 VIBER_TEMPLATE_DELIVERED = 23043
 
 
@@ -129,6 +133,113 @@ class ReportBuilder:
         if self.ctr(message):
             item["clicks"] = state.clicks
         return item
+
+    def acceptance_items(self, job: Job) -> list[dict[str, Any]]:
+        """The answer of a /batch/sync or /broadcast/sync request, one item per recipient."""
+        ids = job.ids.ids_of(job.number, job.size)
+        phones = job.phones.tolist()
+        extra_ids = job.extra_ids
+        rejected = job.rejected
+        items = []
+        for index, message_id in enumerate(ids):
+            rejection = rejected.get(index)
+            phone = str(phones[index]) if rejection is None or rejection.phone is None else None
+            item: dict[str, Any] = {
+                "processed": rejection is None,
+                "phone_number": phone if phone is not None else rejection.phone,  # type: ignore[union-attr]
+                "message_id": message_id,
+            }
+            if extra_ids is not None and extra_ids[index] is not None:
+                item["extra_id"] = extra_ids[index]
+            item["accepted"] = rejection is None
+            if rejection is not None:
+                item["error_code"] = rejection.code
+                item["error_text"] = rejection.text or self.code_text(rejection.code)
+            items.append(item)
+        return items
+
+    def status_report(self, job: Job, now_ms: int) -> list[dict[str, Any]]:
+        """The campaign status report of a job at `now_ms`: status_item for every recipient,
+        evaluated for all of them at once from the job's lives."""
+        lives = job.lives
+        elapsed = now_ms - job.begin_ms
+        table = lives.table
+        happened = table["offset"] <= max(min(elapsed, NEVER - 1), -1)
+        kinds = table["kind"] & _PLAIN
+        legs = table["leg"]
+        states = lives.states_at(elapsed).tolist()
+        updated = lives.updated_at(elapsed)
+        times = np.where(updated >= 0, updated + job.begin_ms, job.created_ms).tolist()
+        final_codes = lives.final_code.astype(np.int64)
+        seen = happened & (kinds == Kind.SEEN) & (legs == lives.final_leg[None, :])
+        if seen.any():
+            seen_codes = np.where(seen, table["code"], 0).max(axis=0)
+            final_codes = np.where(seen.any(axis=0), seen_codes, final_codes)
+        final_codes_list = final_codes.tolist()
+        sms_started = sms_delivered = None
+        if "sms" in job.channels:
+            on_sms = happened & (legs == job.channels.index("sms"))
+            sms_started = (on_sms & (kinds == Kind.START)).any(axis=0).tolist()
+            delivered = (kinds == Kind.DELIVERED) | (kinds == Kind.LATE)
+            sms_delivered = (on_sms & delivered).any(axis=0).tolist()
+        clicks = None
+        if any(job.channel_options[ch].get("ctr") for ch in job.channels):
+            clicked = happened & (kinds == Kind.CLICK)
+            clicks = np.where(clicked, table["code"], 0).sum(axis=0).tolist()
+        ids = job.ids.ids_of(job.number, job.size)
+        phones = job.phones.tolist()
+        parts = job.sms_parts.tolist()
+        extra_ids = job.extra_ids
+        rejected = job.rejected
+        by_code = self.catalogue.by_code
+        items = []
+        for index, message_id in enumerate(ids):
+            rejection = rejected.get(index)
+            item: dict[str, Any] = {
+                "time": times[index] if rejection is None else job.created_ms,
+                "phone_number": str(phones[index])
+                if rejection is None or rejection.phone is None
+                else rejection.phone,
+                "message_id": message_id,
+            }
+            if extra_ids is not None and extra_ids[index] is not None:
+                item["extra_id"] = extra_ids[index]
+            if rejection is not None:
+                item["processed"] = False
+                item["accepted"] = False
+                item["error_text"] = rejection.text or self.code_text(rejection.code)
+                item["error_code"] = rejection.code
+                if clicks is not None:
+                    item["clicks"] = 0
+                items.append(item)
+                continue
+            state = states[index]
+            item["processed"] = state == State.ACTIVE
+            item["accepted"] = True
+            if sms_started is not None and sms_started[index]:
+                item["total_sms_parts"] = parts[index]
+                if sms_delivered[index]:  # type: ignore[index]
+                    item["delivered_sms_parts"] = parts[index]
+            if state == State.DELIVERED:
+                code = final_codes_list[index]
+                entry = by_code(code)
+                item["status_text"] = entry.text if entry else "Unknown status"
+                if entry is None:
+                    item["status"] = NO_FINAL_STATUS
+                else:
+                    item["status"] = entry.status
+                    item["substatus"] = entry.substatus
+                    item["hyber_status"] = entry.code
+            elif state == State.FAILED:
+                code = int(lives.final_code[index])
+                item["error_text"] = self.code_text(code)
+                item["error_code"] = code
+            else:
+                item["status"] = NO_FINAL_STATUS
+            if clicks is not None:
+                item["clicks"] = clicks[index]
+            items.append(item)
+        return items
 
     def simple_dr(self, message: Message) -> dict[str, Any]:
         state = view_of(message)

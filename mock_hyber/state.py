@@ -22,16 +22,19 @@ from mock_hyber.changes import Changes
 from mock_hyber.codes import Catalogue, builtin_catalogue, load_catalogue
 from mock_hyber.config import Account, Settings
 from mock_hyber.engine.clock import VirtualClock
-from mock_hyber.engine.engine import AccountEngine
+from mock_hyber.engine.engine import AccountEngine, Reporting
+from mock_hyber.engine.evaluate import message_at, messages_at
 from mock_hyber.engine.planner import Planner
 from mock_hyber.engine.profile import Profile, load_profile
 from mock_hyber.engine.rules import ScenarioFile, load_magic, load_scenarios
-from mock_hyber.model import Counter, Job
+from mock_hyber.ids import IdCodec
+from mock_hyber.model import Counter, Job, Message
 from mock_hyber.randomness import RandomSource
 from mock_hyber.reports import ReportBuilder
 from mock_hyber.store.memory import MemoryStore
 from mock_hyber.store.retention import Limits, select_expired
 from mock_hyber.store.sqlite import SqliteJournal, sqlite_path
+from mock_hyber.templating import BroadcastTemplate
 
 
 def merge_profile(base: Profile, overrides: dict[str, object] | None) -> Profile:
@@ -51,13 +54,20 @@ class AccountState:
         self.account = account
         self.backend = backend
         self.settings = backend.settings
-        self.store = MemoryStore()
+        self.ids = IdCodec(backend.random.key(f"{self.client_id}/ids"))
+        self.store = MemoryStore(self.ids)
         self.phone_pattern = re.compile(self.settings.phone_pattern)
         self.clock = self._startup_clock()
-        self.engine = AccountEngine(self.clock, backend.startup_planner(self.client_id))
+        policy = CallbackPolicy.of(self.settings, account)
+        self.engine = AccountEngine(
+            self.clock,
+            backend.startup_planner(self.client_id),
+            backend.seed,
+            Reporting(seen=policy.report_seen, late=policy.report_late),
+        )
         self.outbox = Outbox(
             self.client_id,
-            CallbackPolicy.of(self.settings, account),
+            policy,
             backend.catalogue,
             new_rng=lambda: backend.random.stream(f"{self.client_id}/callbacks"),
             now_ms=lambda: self.clock.now_ms(),
@@ -74,6 +84,15 @@ class AccountState:
         """Report shapes in this backend's code catalogue."""
         return ReportBuilder(self.backend.catalogue)
 
+    def message(self, message_id: str) -> Message | None:
+        """A message as it stands now, by its id."""
+        found = self.store.locate(message_id)
+        return None if found is None else message_at(*found, self.clock.now_ms())
+
+    def messages(self, job: Job) -> list[Message]:
+        """Every message of a job as it stands now."""
+        return messages_at(job, self.clock.now_ms())
+
     def reset(self) -> None:
         """Forget every job and message; restore the start-up clock, scenarios and profile;
         restart the random streams. The same requests after a reset give the same results."""
@@ -83,7 +102,7 @@ class AccountState:
         self.outbox.reset()
         self.api_faults.set([])
         self.clock = self._startup_clock()
-        self.rng = self.backend.random.stream(self.client_id)  # ids
+        self.jobs_accepted = 0  # numbers the next job (its ids and draws derive from it)
         self.engine.reset(self.clock, self.backend.startup_planner(self.client_id))
         self.scenarios = self.backend.startup_scenarios
 
@@ -96,14 +115,21 @@ class AccountState:
         """Keep a newly accepted job: store it, queue its start, make it durable (with
         persistence) before the request is answered, and keep memory within retention."""
         journal = self.backend.journal
+        self.jobs_accepted = job.number
+        self.engine.admit(job)
         self.store.add_job(job)
-        self.engine.admit(job, plan_now=journal is not None)
         if journal is not None:
             journal.job_accepted(job, self.snapshot())
         for listener in self.backend.job_listeners:
             listener(job)
         if len(self.store) > self.settings.retention_max_messages:
             self.enforce_retention()
+
+    def rewrite_message(self, job: Job, index: int, script: bytes, kept: int) -> None:
+        """A forced transition: the message's life from now on (durable with persistence)."""
+        self.engine.rewrite(job, index, script, kept)
+        if self.backend.journal is not None:
+            self.backend.journal.message_rewritten(job, index, script, kept)
 
     def enforce_retention(self) -> tuple[int, int]:
         """Apply the retention limits; returns (jobs removed, deliveries removed)."""
@@ -144,6 +170,8 @@ class AccountState:
             "wall_ms": int(time.time() * 1000),
             "speed": clock.speed,
             "frozen": clock.frozen,
+            "jobs_accepted": self.jobs_accepted,
+            "emitted_ms": self.engine.emitted_ms,
             "random": self.backend.random.state_of(self.client_id),
             "batches": self.outbox.batches_state(),
         }
@@ -157,6 +185,9 @@ class AccountState:
             virtual += downtime * state["speed"]
         self.clock = VirtualClock(virtual, state["speed"], state["frozen"])
         self.engine.clock = self.clock
+        self.jobs_accepted = state.get("jobs_accepted", 0)
+        # Reports due up to the watermark were handed to the outbox (and saved with it).
+        self.engine.skip_through_ms = self.engine.emitted_ms = state.get("emitted_ms", -1)
         saved = state.get("random")
         if saved is None:  # a store written before the root random source
             saved = {
@@ -194,7 +225,6 @@ class Backend:
             self.journal = SqliteJournal(sqlite_path(settings.store))
             self._restore(self.journal)
             for account in self.accounts.values():
-                account.engine.listeners.append(self.journal.on_happening)
                 account.outbox.changed = self.journal.on_delivery
 
     def startup_planner(self, client_id: str) -> Planner:
@@ -203,7 +233,6 @@ class Backend:
             merge_profile(self.profile, self.startup_scenarios.profile),
             self.magic,
             self.startup_scenarios.rules,
-            self.random.key(client_id),
         )
 
     def account(self, client_id: str) -> AccountState | None:
@@ -227,11 +256,16 @@ class Backend:
         for client_id, account in self.accounts.items():
             if client_id in saved:
                 account.restore_snapshot(saved[client_id])
-            for job in journal.load_jobs(client_id, account.engine.planner):
+            for job in journal.load_jobs(client_id):
+                job.ids = account.ids
+                if job.values is not None:
+                    job.template = BroadcastTemplate(job.channel_options, "keep")
+                account.engine.admit(job)  # replays its plan
+                for index, script, kept in journal.load_rewrites(job.job_id):
+                    account.engine.rewrite(job, index, script, kept)
                 account.store.add_job(job)
-                for message in job.messages:
-                    account.engine.reschedule(message)
-                self.restored += len(job.messages)
+                account.jobs_accepted = max(account.jobs_accepted, job.number)
+                self.restored += job.size
         highest = 0
         for delivery in journal.load_deliveries():
             account = self.accounts.get(delivery.client_id)

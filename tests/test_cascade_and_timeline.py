@@ -12,7 +12,7 @@ import pytest
 
 from mock_hyber.codes import builtin_catalogue
 from mock_hyber.config import Settings
-from mock_hyber.engine.engine import JOB_SLICE, Happening
+from mock_hyber.engine.evaluate import message_at
 from mock_hyber.engine.plan import LegPlan, Plan, Route, compile_plan
 from mock_hyber.engine.rules import parse_scenarios
 from mock_hyber.engine.timeline import (
@@ -26,7 +26,7 @@ from mock_hyber.engine.timeline import (
     unpack,
     view,
 )
-from mock_hyber.model import Message, State
+from mock_hyber.model import Happening, Job, Message, State
 from mock_hyber.reports import ReportBuilder
 from mock_hyber.service.accept import SendingService
 from mock_hyber.state import AccountState, Backend
@@ -391,8 +391,11 @@ BEGIN = START_MS
 DAY = 86_400 * S
 
 
-def account(seed: int = 1) -> AccountState:
-    backend = Backend(Settings(seed=seed, clock_frozen=True, clock_start=CLOCK_START))
+CALLBACK = "http://127.0.0.1:9/dr"  # never contacted: these tests run the scheduler alone
+
+
+def account(seed: int = 1, **settings: Any) -> AccountState:
+    backend = Backend(Settings(seed=seed, clock_frozen=True, clock_start=CLOCK_START, **settings))
     return backend.accounts["1001"]
 
 
@@ -409,7 +412,7 @@ def options(*channels: str, ctr: bool = False) -> dict[str, dict[str, Any]]:
     return chosen
 
 
-def single(acc: AccountState, phone: int, *channels: str, **top: Any) -> Message:
+def single(acc: AccountState, phone: int, *channels: str, **top: Any) -> Job:
     body = {
         "phone_number": phone,
         "channels": list(channels),
@@ -419,13 +422,16 @@ def single(acc: AccountState, phone: int, *channels: str, **top: Any) -> Message
     return SendingService(acc).send_single(body)
 
 
-def batch(acc: AccountState, phones: Sequence[int], *channels: str, ctr: bool = False) -> list:
+def batch(
+    acc: AccountState, phones: Sequence[int], *channels: str, ctr: bool = False, **top: Any
+) -> Job:
     body = {
         "messages": [{"phone_number": phone, "text": "Hi"} for phone in phones],
         "channels": list(channels),
         "channel_options": options(*channels, ctr=ctr),
+        **top,
     }
-    return SendingService(acc).send_batch(body).messages
+    return SendingService(acc).send_batch(body)
 
 
 def record(acc: AccountState) -> list[Happening]:
@@ -434,107 +440,142 @@ def record(acc: AccountState) -> list[Happening]:
     return happened
 
 
-def test_events_run_in_time_order() -> None:
+def at(acc: AccountState, job: Job, index: int, ms: int) -> Message:
+    return message_at(job, index, ms)
+
+
+def test_only_what_a_callback_reports_is_scheduled() -> None:
+    acc = account()
+    quiet = batch(acc, [380671000000 + i for i in range(40)], "viber", "sms")
+    assert len(acc.engine) == 0  # no callback_url: nothing runs for these messages
+    told = batch(acc, [380672000000 + i for i in range(40)], "viber", "sms", callback_url=CALLBACK)
+    assert len(acc.engine) == 1  # one entry for the whole job
+    assert quiet.lives is not None and told.lives is not None
+
+
+def test_reported_moments_happen_in_time_order_once_each() -> None:
     acc = account()
     happened = record(acc)
-    sent = [
-        single(acc, 380000000002, "viber", "sms"),
-        single(acc, 380000000008, "viber", "sms"),
-        *batch(acc, [380000000005, 380000000006, 380000000003], "whatsapp", "sms", ctr=True),
-        *batch(acc, [380671000000 + i for i in range(40)], "push", "viber", "sms", ctr=True),
+    jobs = [
+        single(acc, 380000000002, "viber", "sms", callback_url=CALLBACK),
+        single(acc, 380000000008, "viber", "sms", callback_url=CALLBACK),
+        batch(
+            acc,
+            [380000000005, 380000000006, 380000000003],
+            "whatsapp",
+            "sms",
+            ctr=True,
+            callback_url=CALLBACK,
+        ),
+        batch(
+            acc,
+            [380671000000 + i for i in range(40)],
+            "push",
+            "viber",
+            "sms",
+            ctr=True,
+            callback_url=CALLBACK,
+        ),
     ]
-    acc.clock.advance(30)  # a later job, not run yet
-    sent += batch(acc, [380000000001, 380672000000], "sms")
-    sent.append(single(acc, 380000000002, "sms", start_time="2026-01-01 00:10:00+00:00"))
-
+    acc.clock.advance(30)
+    jobs.append(batch(acc, [380000000001, 380672000000], "sms", callback_url=CALLBACK))
+    jobs.append(
+        single(
+            acc, 380000000002, "sms", start_time="2026-01-01 00:10:00+00:00", callback_url=CALLBACK
+        )
+    )
     horizons = [BEGIN, BEGIN + 30 * S, BEGIN + 65 * S, BEGIN + 601 * S, BEGIN + 20 * DAY]
     seen_so_far = 0
     for horizon in horizons:
         assert acc.engine.run_until(horizon) is True
-        new = happened[seen_so_far:]
-        assert all(h.at_ms <= horizon for h in new)
+        assert all(h.at_ms <= horizon for h in happened[seen_so_far:])
         due = acc.engine.next_due_ms()
         assert due is None or due > horizon
         seen_so_far = len(happened)
     times = [h.at_ms for h in happened]
     assert times == sorted(times)
     assert len(acc.engine) == 0
-    for message in sent:
-        assert message.state in (State.DELIVERED, State.FAILED)
-        assert message.step == moment_count(message.script or b"")
-        mine = [h for h in happened if h.message is message]
-        assert len(mine) == message.step  # each moment happened exactly once
-        assert sum(h.final for h in mine) == 1
+    for job in jobs:
+        for index in range(job.size):
+            message = at(acc, job, index, BEGIN + 20 * DAY)
+            assert message.state in (State.DELIVERED, State.FAILED)
+            mine = [h for h in happened if h.message.message_id == message.message_id]
+            assert [h.final for h in mine] == [True]  # finals only (seen/late not reported)
+            assert mine[0].message.state is message.state  # the body is built as of then
 
 
-def test_the_delayed_single_starts_at_its_start_time() -> None:
+def test_seen_and_late_are_reported_when_the_account_asks() -> None:
+    acc = account(callback_report_seen=True, callback_report_late=True)
+    happened = record(acc)
+    single(acc, 380000000006, "viber", callback_url=CALLBACK)  # delivered, seen 5 s later
+    single(acc, 380000000008, "viber", "sms", callback_url=CALLBACK)  # sms, then viber late
+    acc.engine.run_until(BEGIN + DAY)
+    kinds = sorted((h.message.phone, h.kind.name, h.final) for h in happened)
+    assert kinds == [
+        ("380000000006", "DELIVERED", True),
+        ("380000000006", "SEEN", False),
+        ("380000000008", "DELIVERED", True),
+        ("380000000008", "LATE", False),
+    ]
+
+
+def test_states_are_derived_from_the_clock() -> None:
+    acc = account()
+    job = single(acc, 380000000001, "sms", start_time="2026-01-01 00:10:00+00:00")
+    assert at(acc, job, 0, BEGIN + 599 * S).state is State.PENDING
+    assert at(acc, job, 0, BEGIN + 600 * S).state is State.ACTIVE
+    assert at(acc, job, 0, BEGIN + 601 * S).state is State.DELIVERED
+    acc.clock.advance(601)
+    assert acc.message(job.message_id(0)).state is State.DELIVERED  # type: ignore[union-attr]
+    assert len(acc.engine) == 0
+
+
+def test_budget_slices_what_is_due() -> None:
     acc = account()
     happened = record(acc)
-    message = single(acc, 380000000001, "sms", start_time="2026-01-01 00:10:00+00:00")
-    acc.engine.run_until(BEGIN + 599 * S)
-    assert message.state is State.PENDING and message.script is None and happened == []
-    acc.engine.run_until(BEGIN + 601 * S)
-    assert message.state is State.DELIVERED
-    assert [h.at_ms for h in happened] == [BEGIN + 600 * S, BEGIN + 601 * S]
-
-
-def test_budget_slices_a_large_job() -> None:
-    acc = account()
-    messages = batch(acc, [380500000000 + i for i in range(JOB_SLICE + 500)], "sms")
-    assert acc.engine.run_until(BEGIN, budget=10) is False
-    assert sum(m.script is not None for m in messages) == JOB_SLICE
-    assert all(m.state is State.ACTIVE for m in messages[:JOB_SLICE])
-    assert all(m.state is State.PENDING for m in messages[JOB_SLICE:])
-    assert acc.engine.run_until(BEGIN, budget=10) is True  # the rest of the job; nothing else due
-    assert all(m.state is State.ACTIVE for m in messages)
-
+    batch(acc, [380500000000 + i for i in range(2500)], "sms", callback_url=CALLBACK)
     calls = 0
     while not acc.engine.run_until(BEGIN + DAY, budget=300):
         calls += 1
         assert calls < 1000
-    assert calls >= 5  # about 2500 messages, at least two moments each, 300 at a time
-    assert all(m.state.final for m in messages)
+        assert acc.engine.emitted_ms < BEGIN + DAY
+    assert calls >= 5  # 2,500 final reports, 300 at a time
+    assert len(happened) == 2500 and acc.engine.emitted_ms == BEGIN + DAY
     assert len(acc.engine) == 0
 
 
-def test_budget_none_runs_everything() -> None:
-    acc = account()
-    messages = batch(acc, [380500000000 + i for i in range(50)], "viber", "sms")
-    assert acc.engine.run_until(BEGIN + DAY) is True
-    assert all(m.state.final for m in messages)
-
-
-def test_stale_entries_are_skipped() -> None:
+def test_a_rewritten_message_reports_its_new_life_only() -> None:
     acc = account()
     happened = record(acc)
-    message = single(acc, 380000000001, "sms")
+    job = batch(acc, [380500000001, 380500000002], "sms", callback_url=CALLBACK)
     acc.engine.run_until(BEGIN)
-    assert message.step == 1 and len(acc.engine) == 1
-    acc.engine.reschedule(message)  # two more entries for the same step
-    acc.engine.reschedule(message)
-    assert len(acc.engine) == 3
-    acc.engine.run_until(BEGIN + 10 * S)
-    assert len(acc.engine) == 0
-    assert message.step == 2 and message.state is State.DELIVERED
-    assert [h.kind for h in happened] == [Kind.START, Kind.DELIVERED]
+    message = at(acc, job, 0, BEGIN)
+    forced = (
+        message.script[: message.step * MOMENT_SIZE]
+        + Moment(  # type: ignore[index]
+            0, Kind.FAILED, 0, 36016, final=True
+        ).pack()
+    )
+    acc.rewrite_message(job, 0, forced, kept=message.step)
+    acc.engine.run_until(BEGIN + DAY)
+    finals = {h.message.index: h for h in happened if h.final}
+    assert finals[0].kind is Kind.FAILED and finals[0].at_ms == BEGIN  # its new life
+    assert len([h for h in happened if h.message.index == 0]) == 1  # the planned one is gone
+    assert finals[1].message.index == 1  # the other one as planned
 
 
-def test_an_entry_for_an_earlier_step_is_stale() -> None:
+def test_a_removed_job_reports_nothing_more() -> None:
     acc = account()
     happened = record(acc)
-    message = single(acc, 380000000002, "viber", "sms")
-    acc.engine.run_until(BEGIN + 61 * S)
-    assert message.step == 3
-    acc.engine._push(BEGIN + 61 * S, message, 1)  # an entry left over from an earlier step
-    count = len(happened)
-    acc.engine.run_until(BEGIN + 61 * S)
-    assert len(happened) == count and message.step == 3
+    job = batch(acc, [380500000001, 380500000002], "sms", callback_url=CALLBACK)
+    acc.store.remove_job(job)
+    acc.engine.run_until(BEGIN + DAY)
+    assert happened == [] and len(acc.engine) == 0
 
 
 def test_reset_drops_pending_work() -> None:
     acc = account()
-    single(acc, 380000000002, "viber", "sms")
-    acc.engine.run_until(BEGIN)
+    single(acc, 380000000002, "viber", "sms", callback_url=CALLBACK)
     assert len(acc.engine) == 1
     acc.reset()
     assert len(acc.engine) == 0
@@ -549,12 +590,10 @@ def test_blocked_after_waits() -> None:
             "rules: [{match: {phone: '380961111111'}, blocked: true, blocked_after: 30}]"
         )
     )
-    happened = record(acc)
-    message = single(acc, 380961111111, "sms")
-    acc.engine.run_until(BEGIN + 1 * S)
+    job = single(acc, 380961111111, "sms")
+    message = at(acc, job, 0, BEGIN + 1 * S)
     assert not message.state.final
     assert ReportBuilder().simple_dr(message)["status"] == -1
-    assert all(h.at_ms <= BEGIN + 1 * S for h in happened)
-    acc.engine.run_until(BEGIN + 30 * S)
+    message = at(acc, job, 0, BEGIN + 30 * S)
     assert message.state is State.FAILED
     assert ReportBuilder().simple_dr(message)["hyber_status"] == 36001

@@ -349,7 +349,7 @@ def test_reset_wipes_the_database_too(tmp_path: Path) -> None:
         try:
             counts = [
                 connection.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
-                for table in ("jobs", "messages", "deliveries")
+                for table in ("jobs", "rewrites", "deliveries")
             ]
         finally:
             connection.close()

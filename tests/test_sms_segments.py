@@ -86,9 +86,10 @@ def test_alpha_name_takes_the_gsm7_basic_alphabet_only(name: str, ok: bool) -> N
 
 
 def stored_parts(server: LiveServer, job_id: str) -> list[int]:
-    job = server.backend.accounts["1001"].store.job(job_id)
+    account = server.backend.accounts["1001"]
+    job = account.store.job(job_id)
     assert job is not None
-    return [message.sms_parts for message in job.messages]
+    return [message.sms_parts for message in account.messages(job)]
 
 
 def test_batch_stores_the_parts_of_each_items_text(server: LiveServer, alice: httpx.Client) -> None:
@@ -139,5 +140,5 @@ def test_single_stores_its_parts(server: LiveServer, alice: httpx.Client) -> Non
     body["channel_options"]["sms"]["text"] = "Привіт! " * 10  # 80 UCS-2 characters
     response = alice.post(f"{server.url}/1001", json=body)
     assert response.status_code == 200, response.text
-    message = server.backend.accounts["1001"].store.message(response.json()["message_id"])
+    message = server.backend.accounts["1001"].message(response.json()["message_id"])
     assert message.sms_parts == 2

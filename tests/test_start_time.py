@@ -93,7 +93,7 @@ def start_ms(server: LiveServer, response: httpx.Response) -> int | None:
     answer = response.json()
     if "job_id" in answer:
         return store.job(answer["job_id"]).start_ms
-    return store.message(answer["message_id"]).job.start_ms
+    return store.locate(answer["message_id"])[0].start_ms
 
 
 @pytest.mark.parametrize("path", list(BODIES), ids=["batch", "broadcast", "single"])

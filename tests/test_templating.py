@@ -11,7 +11,7 @@ import pytest
 
 from mock_hyber.config import Settings
 from mock_hyber.model import Message
-from mock_hyber.service.templating import BroadcastTemplate, MissingVariable, as_text
+from mock_hyber.templating import BroadcastTemplate, MissingVariable, as_text
 from mock_hyber.testing.server import LiveServer
 from tests.bodies import PHONE_1, PHONE_2, broadcast_body, sms_options
 from tests.conftest import ACCOUNTS, ALICE, load_fixture
@@ -119,7 +119,7 @@ def test_a_value_holding_a_placeholder_is_not_substituted_again() -> None:
 
 
 def stored(server: LiveServer, message_id: str) -> Message:
-    message = server.backend.accounts["1001"].store.message(message_id)
+    message = server.backend.accounts["1001"].message(message_id)
     assert message is not None
     return message
 
@@ -139,8 +139,9 @@ def test_the_spec_sms_broadcast_is_personalised(server: LiveServer, alice: httpx
 
 def test_async_broadcast_is_personalised_too(server: LiveServer, alice: httpx.Client) -> None:
     response = alice.post("/broadcast", json=broadcast_body())
-    job = server.backend.accounts["1001"].store.job(response.json()["job_id"])
-    assert [m.option("sms", "text") for m in job.messages] == ["Dear Ann", "Dear Bob"]
+    account = server.backend.accounts["1001"]
+    job = account.store.job(response.json()["job_id"])
+    assert [m.option("sms", "text") for m in account.messages(job)] == ["Dear Ann", "Dear Bob"]
     assert job.channel_options["sms"]["text"] == "Dear %name%"  # the template itself is kept
 
 

@@ -19,6 +19,7 @@ from mock_hyber.api_faults import ApiFault
 from mock_hyber.callbacks.faults import CallbackFaults
 from mock_hyber.callbacks.outbox import delivery_view
 from mock_hyber.engine.clock import ClockError
+from mock_hyber.engine.evaluate import message_at
 from mock_hyber.engine.force import TransitionError, forced_script
 from mock_hyber.engine.rules import parse_scenarios
 from mock_hyber.errors import HyberError
@@ -31,6 +32,7 @@ from mock_hyber.service.inspect import (
     find_messages,
     job_summary,
     message_view,
+    next_change_ms,
 )
 from mock_hyber.state import AccountState, Backend
 from mock_hyber.version import __version__
@@ -105,6 +107,7 @@ async def _after_clock_change(
     for account in accounts:
         account.engine.run_due()
     _wake(request)
+    backend_of(request).changes.bump()  # statuses move with the clock: long-polls look again
     if change.wait_callbacks:
         # settled false: due callbacks were still being tried at the timeout
         settled = await request.app.state.dispatcher.settle(accounts, change.timeout)
@@ -152,6 +155,7 @@ async def reset(request: Request, client_id: str | None = None) -> OrjsonRespons
     for account in accounts:
         account.reset()
     _wake(request)
+    backend.changes.bump()
     return OrjsonResponse({"reset": [account.client_id for account in accounts]})
 
 
@@ -245,9 +249,9 @@ async def put_scenarios(request: Request, client_id: str | None = None) -> Orjso
 
 def _find_message(backend: Backend, message_id: str) -> tuple[AccountState, Message]:
     for account in backend.accounts.values():
-        message = account.store.message(message_id)
-        if message is not None:
-            return account, message
+        found = account.store.locate(message_id)
+        if found is not None:
+            return account, message_at(*found, account.clock.now_ms())
     raise HyberError.named("message_not_found", message_id)
 
 
@@ -260,14 +264,16 @@ async def list_jobs(
     limit: int = Query(100, ge=0, le=100_000),
 ) -> OrjsonResponse:
     jobs = [
-        job
+        (job, account.clock.now_ms())
         for account in _accounts(backend_of(request), client_id)
         for job in account.store.jobs.values()
         if (tag is None or job.tag == tag) and (kind is None or job.kind == kind)
     ]
-    jobs.sort(key=lambda job: job.created_ms)
+    jobs.sort(key=lambda found: found[0].created_ms)
     shown = jobs[-limit:] if limit else []
-    return OrjsonResponse({"total": len(jobs), "jobs": [job_summary(job) for job in shown]})
+    return OrjsonResponse(
+        {"total": len(jobs), "jobs": [job_summary(job, now) for job, now in shown]}
+    )
 
 
 @router.get("/jobs/{job_id}", summary="One job with its messages")
@@ -275,9 +281,12 @@ async def get_job(request: Request, job_id: str) -> OrjsonResponse:
     for account in backend_of(request).accounts.values():
         job = account.store.job(job_id)
         if job is not None:
-            builder = account.reports()
-            messages = [message_view(m, builder, full=False) for m in job.messages]
-            return OrjsonResponse({**job_summary(job), "messages": messages})
+            builder, now = account.reports(), account.clock.now_ms()
+            messages = [
+                message_view(message_at(job, index, now), builder, full=False)
+                for index in range(job.size)
+            ]
+            return OrjsonResponse({**job_summary(job, now), "messages": messages})
     raise HyberError.named("job_not_found", job_id)
 
 
@@ -304,16 +313,18 @@ async def list_messages(
     accounts = _accounts(backend, client_id)
     filters = MessageFilter(phone, channel, via, status, job_id, extra_id, tag)
     deadline = time.monotonic() + wait
-    found = find_messages(accounts, filters)
-    while len(found) < min_count and time.monotonic() < deadline:
-        await backend.changes.wait(deadline - time.monotonic())
-        found = find_messages(accounts, filters)
-    builder = backend_of(request).reports()
-    shown = found[:limit]
+    total, shown = find_messages(accounts, filters, limit)
+    while total < min_count and time.monotonic() < deadline:
+        # Statuses change with time alone: wake at the next planned moment, or on a change.
+        left = deadline - time.monotonic()
+        upcoming = next_change_ms(accounts, filters)
+        await backend.changes.wait(left if upcoming is None else min(left, upcoming + 0.001))
+        total, shown = find_messages(accounts, filters, limit)
+    builder = backend.reports()
     return OrjsonResponse(
         {
-            "total": len(found),
-            "matched": len(found) >= min_count,
+            "total": total,
+            "matched": total >= min_count,
             "messages": [message_view(m, builder, full=full) for m in shown],
         }
     )
@@ -342,12 +353,13 @@ async def transition(request: Request, message_id: str) -> OrjsonResponse:
     change = _validated(Transition, await _json_object(request))
     account, message = _find_message(backend_of(request), message_id)
     account.engine.run_due()
+    now = account.clock.now_ms()
     try:
-        message.script = forced_script(
+        script = forced_script(
             message,
             view_of(message),
             change.status,
-            account.clock.now_ms(),
+            now,
             account.backend.catalogue,
             change.channel,
             change.code,
@@ -355,8 +367,9 @@ async def transition(request: Request, message_id: str) -> OrjsonResponse:
         )
     except TransitionError as exc:
         raise HyberError.named("conflict", str(exc)) from None
-    account.engine.reschedule(message)
+    account.rewrite_message(message.job, message.index, script, kept=message.step)
     account.engine.run_due()
+    message = message_at(message.job, message.index, account.clock.now_ms())
     return OrjsonResponse(message_view(message, account.reports()))
 
 
@@ -438,7 +451,7 @@ async def inbound(request: Request) -> OrjsonResponse:
     if reply.client_id is not None:
         account = _accounts(backend, reply.client_id)[0]
     elif reply.message_id is not None:
-        found = [a for a in backend.accounts.values() if a.store.message(reply.message_id)]
+        found = [a for a in backend.accounts.values() if a.store.locate(reply.message_id)]
         if not found:
             raise HyberError.named("message_not_found", reply.message_id)
         account = found[0]

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends
 
 from mock_hyber.api.deps import authenticated_account
 from mock_hyber.api.responses import OrjsonResponse
+from mock_hyber.engine.evaluate import message_at
 from mock_hyber.errors import HyberError
 from mock_hyber.model import Message
 from mock_hyber.schemas.responses import AdvancedReport, ErrorBody, SimpleReport, StatusReport
@@ -28,22 +29,22 @@ async def campaign_status(job_id: str, account: AccountState = Account) -> Orjso
     job = account.store.job(job_id)
     if job is None or job.kind == "single":
         raise HyberError.named("job_not_found", job_id)
-    build = account.reports().status_item
-    return OrjsonResponse({"messages": [build(message) for message in job.messages]})
+    report = account.reports().status_report(job, account.clock.now_ms())
+    return OrjsonResponse({"messages": report})
 
 
 def _by_id(account: AccountState, message_id: str) -> Message:
-    message = account.store.message(message_id)
-    if message is None:
+    found = account.store.locate(message_id)
+    if found is None:
         raise HyberError.named("message_not_found", message_id)
-    return message
+    return message_at(*found, account.clock.now_ms())
 
 
 def _by_extra_id(account: AccountState, extra_id: str) -> Message:
-    message = account.store.latest_by_extra_id(extra_id)
-    if message is None:
+    found = account.store.latest_by_extra_id(extra_id)
+    if found is None:
         raise HyberError.named("message_not_found", f"extra_id {extra_id}")
-    return message
+    return message_at(*found, account.clock.now_ms())
 
 
 @router.get(

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends
 from mock_hyber.api.deps import authenticated_account, json_body
 from mock_hyber.api.openapi import request_body
 from mock_hyber.api.responses import OrjsonResponse
+from mock_hyber.model import Job
 from mock_hyber.schemas.responses import (
     ErrorBody,
     JobIdResponse,
@@ -26,9 +27,8 @@ Account = Depends(authenticated_account)
 Body = Depends(json_body)
 
 
-def _sync(account: AccountState, job_messages: list[Any]) -> OrjsonResponse:
-    build = account.reports().acceptance_item
-    return OrjsonResponse({"messages": [build(message) for message in job_messages]})
+def _sync(account: AccountState, job: Job) -> OrjsonResponse:
+    return OrjsonResponse({"messages": account.reports().acceptance_items(job)})
 
 
 @router.post(
@@ -39,8 +39,8 @@ def _sync(account: AccountState, job_messages: list[Any]) -> OrjsonResponse:
     openapi_extra=request_body("SingleRequest"),
 )
 async def send_single(account: AccountState = Account, body: Any = Body) -> OrjsonResponse:
-    message = SendingService(account).send_single(body)
-    return OrjsonResponse({"message_id": message.message_id})
+    job = SendingService(account).send_single(body)
+    return OrjsonResponse({"message_id": job.message_id(0)})
 
 
 @router.post(
@@ -63,7 +63,7 @@ async def send_batch(account: AccountState = Account, body: Any = Body) -> Orjso
     openapi_extra=request_body("BatchRequest"),
 )
 async def send_batch_sync(account: AccountState = Account, body: Any = Body) -> OrjsonResponse:
-    return _sync(account, SendingService(account).send_batch(body).messages)
+    return _sync(account, SendingService(account).send_batch(body))
 
 
 @router.post(
@@ -86,4 +86,4 @@ async def send_broadcast(account: AccountState = Account, body: Any = Body) -> O
     openapi_extra=request_body("BroadcastRequest"),
 )
 async def send_broadcast_sync(account: AccountState = Account, body: Any = Body) -> OrjsonResponse:
-    return _sync(account, SendingService(account).send_broadcast(body).messages)
+    return _sync(account, SendingService(account).send_broadcast(body))

@@ -1,164 +1,232 @@
-"""The simulation engine of one account: a heap of due moments on the account's virtual clock.
+"""The scheduler of one account: only what must happen at a virtual time.
 
-No task or sleep per message: the heap holds `(due_ms, seq, target, step)` entries, one per
-job waiting to start and one per message for its next moment. `run_until(now)` pops every due
-entry in time order; each message moment schedules the message's next one. Cancellation is
-lazy: an entry whose `step` no longer matches the message's is skipped.
+A message's life is derived, never executed (see engine.evaluate): reports, listings and
+metrics evaluate the plan at the clock's time. What cannot wait for a reader is what leaves
+the process: the moments a job's `callback_url` is told about (the final status, and seen /
+late deliveries when the account reports them). Those sit on one heap of `(due_ms, seq, item)`:
+one item per job (a `_Stream` over its reported moments, sorted once, in numpy, when the job is
+admitted) plus one per message decided one by one (magic numbers, rules, forced transitions).
+A job without a callback_url costs nothing after acceptance. Cancellation is lazy: a removed
+job, or a message whose life was rewritten, is skipped when its entry comes up.
+
+`emitted_ms` is the watermark of what was handed to the listeners: every reported moment due
+at or before it. Persistence saves it with the callback log, so a restart replays the plans
+and re-emits only what came after it.
 """
 
 from __future__ import annotations
 
 import heapq
 import itertools
+import struct
 from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
 
 from mock_hyber.engine.clock import VirtualClock
+from mock_hyber.engine.evaluate import message_at
 from mock_hyber.engine.planner import Planner, route_of
-from mock_hyber.engine.timeline import FINAL, MOMENT_SIZE, raw_moment
-from mock_hyber.model import Happening, Job, Kind, Message, State
-
-# Kind of each moment byte (with or without the FINAL bit): a lookup, not an enum call.
-KIND_OF_BYTE = tuple(
-    Kind(b & ~FINAL) if (b & ~FINAL) in Kind._value2member_map_ else None for b in range(256)
-)
-JOB_SLICE = 2000  # messages planned per heap entry when a job starts; keeps the loop responsive
-_DELIVERED = (Kind.DELIVERED, Kind.LATE)
-
+from mock_hyber.engine.timeline import FINAL
+from mock_hyber.model import Happening, Job, Kind
 
 Listener = Callable[[Happening], None]
+_MOMENT = struct.Struct("<IBBI")
+_PLAIN = 0x7F
+KIND_OF_BYTE = tuple(
+    Kind(b & _PLAIN) if (b & _PLAIN) in Kind._value2member_map_ else None for b in range(256)
+)
+
+
+@dataclass(slots=True, eq=False)
+class _Stream:
+    """A job's reported moments in time order (dues are virtual ms) and a cursor into them."""
+
+    job: Job
+    dues: Any  # int64
+    rows: Any  # message index of each moment
+    slots: Any  # the moment's position in its message's script
+    cursor: int = 0
+
+
+@dataclass(slots=True, eq=False)
+class _One:
+    """One reported moment of a message decided one by one; stale once its version moved."""
+
+    job: Job
+    index: int
+    slot: int
+    version: int
+
+
+@dataclass(slots=True)
+class Reporting:
+    """Which moments leave the process, besides final statuses."""
+
+    seen: bool = False
+    late: bool = False
 
 
 class AccountEngine:
-    def __init__(self, clock: VirtualClock, planner: Planner) -> None:
+    def __init__(
+        self, clock: VirtualClock, planner: Planner, seed: int, reporting: Reporting
+    ) -> None:
         self.clock = clock
         self.planner = planner
-        self._heap: list[tuple[int, int, Job | Message, int]] = []
+        self.seed = seed
+        self.reporting = reporting
+        self._heap: list[tuple[int, int, _Stream | _One]] = []
         self._seq = itertools.count()
         self.listeners: list[Listener] = []
         self.on_schedule: Callable[[], None] | None = None  # wakes the real-time runner
         self.on_change: Callable[[], None] | None = None  # wakes long-polls
+        self.emitted_ms = -1
+        self.skip_through_ms = -1  # after a restore: what was emitted before the restart
 
     def reset(self, clock: VirtualClock, planner: Planner) -> None:
-        """Drop every pending entry; keep listeners and the runner's wake-up."""
+        """Drop everything scheduled; keep listeners and the runner's wake-up."""
         self.clock = clock
         self.planner = planner
         self._heap.clear()
-        if self.on_schedule is not None:
-            self.on_schedule()
+        self.emitted_ms = -1
+        self.skip_through_ms = -1
+        self._notify()
 
     def __len__(self) -> int:
         return len(self._heap)
 
-    def admit(self, job: Job, plan_now: bool = False) -> None:
-        """Queue a job's start. Its messages are planned when it starts (the plan depends only
-        on the message id, seed and planner snapshot, so it is fixed at acceptance) or, with
-        `plan_now` (persistence: the plans are stored with the messages), right away."""
-        job.planner = self.planner
-        job.route = route_of(job)
-        job.begin_ms = max(job.created_ms, job.start_ms or 0)
-        if plan_now:
-            for message in job.messages:
-                if message.accepted and message.script is None:
-                    message.script = self.planner.script(message, job.route)
-                    self._push(job.begin_ms + raw_moment(message.script, 0)[0], message, 0)
-        else:
-            self._push(job.begin_ms, job, -1)
-        if self.on_schedule is not None:
-            self.on_schedule()
-        if self.on_change is not None:
-            self.on_change()
-
     def next_due_ms(self) -> int | None:
         return self._heap[0][0] if self._heap else None
 
+    # -- admission --------------------------------------------------------------------------
+
+    def admit(self, job: Job) -> None:
+        """Plan a newly accepted (or restored) job: its lives, and what its callback reports."""
+        job.planner = self.planner
+        job.route = route_of(job)
+        job.begin_ms = max(job.created_ms, job.start_ms or 0)
+        job.lives, decided = self.planner.lives(job, self.seed)
+        job.versions = dict.fromkeys(decided, 0)
+        if job.callback_url is not None:
+            self._schedule_stream(job, decided)
+            for index in decided:
+                self._schedule_one(job, index, after_ms=self.skip_through_ms)
+        self._notify()
+
+    def rewrite(self, job: Job, index: int, script: bytes, kept: int) -> None:
+        """Replace a message's life from now on (a forced transition): its first `kept`
+        moments happened already; what its callback was due to report is dropped, and the new
+        moments are reported when they fall due."""
+        job.lives.set_script(index, script)
+        job.versions[index] = job.versions.get(index, 0) + 1
+        if job.callback_url is not None:
+            self._schedule_one(job, index, after_ms=self.skip_through_ms, from_slot=kept)
+        self._notify()
+
+    def _reported_mask(self, kinds: Any) -> Any:
+        mask = kinds >= FINAL
+        if self.reporting.seen:
+            mask |= (kinds & _PLAIN) == Kind.SEEN
+        if self.reporting.late:
+            mask |= (kinds & _PLAIN) == Kind.LATE
+        return mask
+
+    def _schedule_stream(self, job: Job, decided: set[int]) -> None:
+        table = job.lives.table
+        mask = self._reported_mask(table["kind"])
+        if decided:
+            mask[:, list(decided)] = False
+        slots, rows = np.nonzero(mask)
+        dues = table["offset"][slots, rows].astype(np.int64) + job.begin_ms
+        if self.skip_through_ms >= 0:
+            keep = dues > self.skip_through_ms
+            slots, rows, dues = slots[keep], rows[keep], dues[keep]
+        if not len(dues):
+            return
+        order = np.lexsort((slots, rows, dues))
+        stream = _Stream(job, dues[order], rows[order], slots[order])
+        self._push(int(stream.dues[0]), stream)
+
+    def _schedule_one(self, job: Job, index: int, after_ms: int = -1, from_slot: int = 0) -> None:
+        script = job.lives.script(index)
+        version = job.versions[index]
+        for slot, (offset, kind_byte, _leg, _code) in enumerate(_MOMENT.iter_unpack(script)):
+            due = job.begin_ms + offset
+            if slot >= from_slot and due > after_ms and self._reported(kind_byte):
+                self._push(due, _One(job, index, slot, version))
+
+    def _reported(self, kind_byte: int) -> bool:
+        if kind_byte & FINAL:
+            return True
+        kind = kind_byte & _PLAIN
+        return (kind == Kind.SEEN and self.reporting.seen) or (
+            kind == Kind.LATE and self.reporting.late
+        )
+
+    # -- running ----------------------------------------------------------------------------
+
     def run_until(self, now_ms: int, budget: int | None = None) -> bool:
-        """Run every entry due at or before `now_ms`, in time order. With a `budget`, stop
-        after about that many messages and return False if due work remains."""
+        """Report every moment due at or before `now_ms`, in time order. With a `budget`, stop
+        after about that many and return False if due ones remain."""
         heap = self._heap
         done = 0
-        try:
-            while heap and heap[0][0] <= now_ms:
-                if budget is not None and done >= budget:
-                    return False
-                due, _, target, step = heapq.heappop(heap)
-                if step < 0:
-                    assert isinstance(target, Job)
-                    done += self._start_job(target, -1 - step, due)
-                else:
-                    assert isinstance(target, Message)
-                    self._advance(target, step)
-                    done += 1
-            return True
-        finally:
-            if done and self.on_change is not None:
-                self.on_change()
+        while heap and heap[0][0] <= now_ms:
+            if budget is not None and done >= budget:
+                self.emitted_ms = max(self.emitted_ms, heap[0][0] - 1)
+                return False
+            due, _, item = heapq.heappop(heap)
+            if isinstance(item, _Stream):
+                done += self._emit_stream(item, due)
+            else:
+                done += self._emit_one(item, due)
+        self.emitted_ms = max(self.emitted_ms, now_ms)
+        return True
 
     def run_due(self) -> None:
         self.run_until(self.clock.now_ms())
 
-    def reschedule(self, message: Message) -> None:
-        """Queue a message's next moment: after its script was rewritten (a forced
-        transition), or when it is restored from storage."""
-        self._schedule_next(message)
+    def _emit_stream(self, stream: _Stream, due: int) -> int:
+        job = stream.job
+        if job.removed:
+            return 0
+        dues, rows, slots = stream.dues, stream.rows, stream.slots
+        cursor, end = stream.cursor, len(dues)
+        emitted = 0
+        versions = job.versions
+        while cursor < end and dues[cursor] == due:
+            index = int(rows[cursor])
+            if index not in versions:  # else it was rewritten: its own entries report it
+                self._emit(job, index, int(slots[cursor]), due)
+                emitted += 1
+            cursor += 1
+        stream.cursor = cursor
+        if cursor < end:
+            self._push(int(dues[cursor]), stream)
+        return emitted
 
-    # -- moments --------------------------------------------------------------------------
+    def _emit_one(self, item: _One, due: int) -> int:
+        job = item.job
+        if job.removed or job.versions.get(item.index) != item.version:
+            return 0
+        self._emit(job, item.index, item.slot, due)
+        return 1
 
-    def _push(self, due_ms: int, target: Job | Message, step: int) -> None:
-        heapq.heappush(self._heap, (due_ms, next(self._seq), target, step))
+    def _emit(self, job: Job, index: int, slot: int, due: int) -> None:
+        script = job.lives.script(index)
+        _offset, kind_byte, leg, code = _MOMENT.unpack_from(script, slot * _MOMENT.size)
+        kind = KIND_OF_BYTE[kind_byte]
+        assert kind is not None
+        message = message_at(job, index, due)
+        happening = Happening(message, kind, bool(kind_byte & FINAL), leg, code, due)
+        for listener in self.listeners:
+            listener(happening)
 
-    def _start_job(self, job: Job, cursor: int, due_ms: int) -> int:
-        end = min(cursor + JOB_SLICE, len(job.messages))
-        planner, route = job.planner, job.route
-        for message in job.messages[cursor:end]:
-            if message.accepted and message.script is None:
-                message.script = planner.script(message, route)
-                first = job.begin_ms + raw_moment(message.script, 0)[0]
-                if first <= due_ms:
-                    self._advance(message, 0)
-                else:  # e.g. a rule's blocked_after
-                    self._push(first, message, 0)
-        if end < len(job.messages):
-            self._push(due_ms, job, -1 - end)
-        return end - cursor
+    def _push(self, due_ms: int, item: _Stream | _One) -> None:
+        heapq.heappush(self._heap, (due_ms, next(self._seq), item))
 
-    def _advance(self, message: Message, step: int) -> None:
-        """Apply moment `step`, and the moments after it that fall on the same instant."""
-        script = message.script
-        if script is None or message.step != step:
-            return  # a stale heap entry
-        begin = message.job.begin_ms
-        count = len(script) // MOMENT_SIZE
-        offset, kind_byte, leg, code = raw_moment(script, step)
-        while True:
-            message.step = step + 1
-            kind = KIND_OF_BYTE[kind_byte]
-            final = bool(kind_byte & FINAL)
-            if kind is Kind.START and message.state is State.PENDING:
-                message.state = State.ACTIVE
-            if final:
-                if kind in _DELIVERED:
-                    message.state = State.DELIVERED
-                else:
-                    message.state = State.FAILED
-                    message.error_code = code
-            if self.listeners:
-                happening = Happening(message, kind, final, leg, code, begin + offset)
-                for listener in self.listeners:
-                    listener(happening)
-            step += 1
-            if step >= count:
-                return
-            next_offset, kind_byte, leg, code = raw_moment(script, step)
-            if next_offset != offset:
-                self._push(begin + next_offset, message, step)
-                return
-            offset = next_offset
-
-    def _schedule_next(self, message: Message) -> None:
-        script = message.script
-        if script is None or message.step >= len(script) // MOMENT_SIZE:
-            return
-        offset = raw_moment(script, message.step)[0]
-        self._push(message.job.begin_ms + offset, message, message.step)
+    def _notify(self) -> None:
         if self.on_schedule is not None:
             self.on_schedule()
+        if self.on_change is not None:
+            self.on_change()

@@ -6,14 +6,17 @@ uploading new scenarios never changes a message that was already accepted.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
+import numpy as np
+
 from mock_hyber.codes import Catalogue
-from mock_hyber.engine.plan import LegPlan, Plan, Route, compile_plan
-from mock_hyber.engine.profile import Draws, Profile
+from mock_hyber.engine.lives import LegColumns, Lives, compile_lives, draw_legs, job_rng
+from mock_hyber.engine.plan import OUTCOMES, LegPlan, Plan, Route, compile_plan
+from mock_hyber.engine.profile import Profile
 from mock_hyber.engine.rules import CompiledRule, MagicNumber, Rule
-from mock_hyber.model import Job, Message
+from mock_hyber.model import Job
 
 TEMPLATE_EXCLUDES = ("img", "action", "caption", "file_name", "thumbnail")
 
@@ -37,28 +40,29 @@ class Planner:
         profile: Profile,
         magic: Sequence[MagicNumber],
         rules: Sequence[Rule],
-        key: bytes,
     ) -> None:
         self.catalogue = catalogue
         self.profile = profile
         self.magic = {number.phone: number for number in magic}
+        self._magic_numbers = np.array([int(phone) for phone in self.magic], np.int64)
         self.rules = [CompiledRule(rule) for rule in rules]
-        self._key = key
         self._rejecting = [rule for rule in self.rules if rule.rule.reject is not None]
 
     def with_rules(self, rules: Sequence[Rule], profile: Profile | None = None) -> Planner:
         magic = list(self.magic.values())
-        return Planner(self.catalogue, profile or self.profile, magic, rules, self._key)
+        return Planner(self.catalogue, profile or self.profile, magic, rules)
 
     # -- decisions ------------------------------------------------------------------------
 
-    def rule_for(self, message: Message) -> tuple[str, Rule] | None:
-        magic = self.magic.get(message.phone)
+    def rule_for(
+        self, phone: str, extra_id: str | None, tag: str | None, channels: tuple[str, ...]
+    ) -> tuple[str, Rule] | None:
+        """The magic number or the first scenario rule that decides this message, if any."""
+        magic = self.magic.get(phone)
         if magic is not None:
             return f"magic {magic.phone}", magic
-        job = message.job
         for compiled in self.rules:
-            if compiled.matches(message.phone, message.extra_id, job.tag, job.channels):
+            if compiled.matches(phone, extra_id, tag, channels):
                 return f"scenario {compiled.rule.name or '(unnamed)'}", compiled.rule
         return None
 
@@ -76,29 +80,64 @@ class Planner:
                 return compiled.rule.reject  # the first matching rule decides
         return None
 
-    def plan(self, message: Message, route: Route) -> Plan:
-        chosen = self.rule_for(message)
-        draws = Draws(message.message_id, self._key)
-        if chosen is None:
-            legs = tuple(self.profile.channel(ch).leg(draws) for ch in route.channels)
-            return Plan("profile", legs)
+    def source(self, job: Job, index: int) -> str:
+        """Where message `index`'s plan comes from: a magic number, a rule, or the profile."""
+        chosen = self.rule_for(job.phone(index), job.extra_id(index), job.tag, job.channels)
+        return chosen[0] if chosen else "profile"
+
+    def lives(self, job: Job, seed: int) -> tuple[Lives, set[int]]:
+        """Every message's planned life, and the indexes decided one by one (magic numbers,
+        rules, rejected). The profile's draws come from the job's own generator, so the plan
+        is a pure function of the seed, the account, the job's number and the request."""
+        route = job.route
+        legs = draw_legs(
+            self.profile, route, job.size, job_rng(seed, job.client_id, job.number), self.catalogue
+        )
+        lives = compile_lives(legs, route, self.catalogue)
+        decided: dict[int, bytes] = dict.fromkeys(job.rejected, b"")  # no life at all
+        for index in self._candidates(job):
+            if index in decided:
+                continue
+            phone = str(int(job.phones[index]))
+            chosen = self.rule_for(phone, job.extra_id(index), job.tag, job.channels)
+            if chosen is not None:
+                plan = self._plan(chosen, legs, index, route)
+                decided[index] = compile_plan(plan, route, self.catalogue)
+        if decided:
+            lives.set_scripts(list(decided), list(decided.values()))
+        return lives, set(decided)
+
+    def _candidates(self, job: Job) -> Iterable[int]:
+        """Messages a magic number or a rule may decide (all of them when there are rules)."""
+        if self.rules:
+            return range(job.size)
+        return np.flatnonzero(np.isin(job.phones, self._magic_numbers)).tolist()
+
+    def _plan(self, chosen: tuple[str, Rule], legs: LegColumns, index: int, route: Route) -> Plan:
         source, rule = chosen
         if rule.blocked:
             return Plan(source, blocked=True, blocked_after_ms=int(rule.blocked_after * 1000))
-        legs_list: list[LegPlan] = []
+        planned: list[LegPlan] = []
         for position, channel in enumerate(route.channels):
             spec = rule.leg_spec(position, channel)
-            if spec is None:
-                legs_list.append(self.profile.channel(channel).leg(draws))
-            else:
-                legs_list.append(spec.to_leg())
-        return Plan(source, tuple(legs_list))
-
-    def script(self, message: Message, route: Route) -> bytes:
-        return compile_plan(self.plan(message, route), route, self.catalogue)
+            planned.append(spec.to_leg() if spec is not None else _drawn(legs, position, index))
+        return Plan(source, tuple(planned))
 
     def describe(self) -> dict[str, Any]:
         return {
             "rules": [compiled.rule.model_dump(exclude_defaults=True) for compiled in self.rules],
             "profile": self.profile.model_dump(),
         }
+
+
+def _drawn(legs: LegColumns, position: int, index: int) -> LegPlan:
+    """The profile's decision for one leg of one message, as a LegPlan."""
+    seen = int(legs.seen_after_ms[position, index])
+    return LegPlan(
+        outcome=OUTCOMES[int(legs.outcome[position, index])],
+        after_ms=int(legs.after_ms[position, index]),
+        code=int(legs.code[position, index]),
+        seen_after_ms=None if seen < 0 else seen,
+        clicks=int(legs.clicks[position, index]),
+        clicks_after_ms=int(legs.clicks_after_ms[position, index]),
+    )

@@ -27,7 +27,6 @@ class Loops:
         backend.job_listeners.append(metrics.on_job)
         for account in accounts:
             account.engine.on_schedule = self.runner.wake
-            account.engine.listeners.append(metrics.on_happening)
             account.outbox.wake = self.dispatcher.wake
         metrics.watch_queue(lambda: self.dispatcher.queue_depth)
 

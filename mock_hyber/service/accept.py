@@ -1,5 +1,6 @@
-"""Accepting a sending request: expand it into messages (one per recipient), decide per
-recipient whether it is accepted, give ids, count SMS parts, and store the job."""
+"""Accepting a sending request: check it, decide per recipient whether it is accepted, count
+SMS parts, and store the job as the request plus per-recipient columns (ids are derived from
+the job's number, texts are rendered when read, lives are planned by the engine)."""
 
 from __future__ import annotations
 
@@ -8,9 +9,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import numpy as np
+import orjson
+
 from mock_hyber.engine.sms import MAX_SEGMENTS, segment_count
 from mock_hyber.errors import HyberError
-from mock_hyber.model import Job, Message, State
+from mock_hyber.model import Job, Rejection
 from mock_hyber.schemas.limits import CHANNEL_LIMITS, TOP_LEVEL_LIMITS
 from mock_hyber.schemas.requests import (
     BatchRequest,
@@ -18,11 +22,10 @@ from mock_hyber.schemas.requests import (
     RequestBase,
     SingleRequest,
 )
-from mock_hyber.service.ids import new_ids
 from mock_hyber.service.phones import echo_phone, normalize_phone
-from mock_hyber.service.templating import BroadcastTemplate, MissingVariable, as_text
 from mock_hyber.service.validation import check_request, has_content, parse_model
 from mock_hyber.state import AccountState
+from mock_hyber.templating import BroadcastTemplate, MissingVariable, as_text
 
 
 class _BatchEnvelope(BatchRequest):
@@ -39,7 +42,7 @@ TEMPLATE_INVALID = 36031
 
 
 class SendingService:
-    """Accepts single, batch and broadcast requests for one account."""
+    """Accepts single, batch and broadcast requests for one account, as columns."""
 
     def __init__(self, account: AccountState) -> None:
         self.account = account
@@ -48,36 +51,20 @@ class SendingService:
 
     # -- entry points ---------------------------------------------------------------------
 
-    def send_single(self, body: Any) -> Message:
-        with self._ids_kept_on_error():
+    def send_single(self, body: Any) -> Job:
+        """A one-message job; its message is index 0."""
+        with _no_collection():
             return self._send_single(body)
 
     def send_batch(self, body: Any) -> Job:
-        with self._ids_kept_on_error():
+        with _no_collection():
             return self._send_batch(body)
 
     def send_broadcast(self, body: Any) -> Job:
-        with self._ids_kept_on_error():
+        with _no_collection():
             return self._send_broadcast(body)
 
-    @contextmanager
-    def _ids_kept_on_error(self) -> Iterator[None]:
-        """A refused request draws no ids: later requests get the ids they would have got.
-        The garbage collector waits meanwhile: a 50,000-recipient request allocates many
-        objects that all live on, and collecting in the middle only costs time."""
-        state = self.account.rng.getstate()
-        collecting = gc.isenabled()
-        gc.disable()
-        try:
-            yield
-        except HyberError:
-            self.account.rng.setstate(state)
-            raise
-        finally:
-            if collecting:
-                gc.enable()
-
-    def _send_single(self, body: Any) -> Message:
+    def _send_single(self, body: Any) -> Job:
         request = parse_model(SingleRequest, body)
         start = check_request(request, allowed_hosts=self._allowed)
         phone = normalize_phone(request.phone_number, self.account.phone_pattern)
@@ -87,31 +74,31 @@ class SendingService:
         if refusal is not None:
             entry = self.catalogue.by_code(refusal)
             raise HyberError(refusal, entry.text if entry else "Rejected", 400)
-        job_id, message_id = new_ids(self.account.rng, 2)
-        job = self._job(job_id, "single", request, start)
-        message = self._message(message_id, job, phone, request.extra_id)
-        message.sms_parts = self._sms_parts(job, message)
-        job.messages.append(message)
+        job = self._job("single", request, start, 1)
+        job.phones = np.array([int(phone)], dtype=np.int64)
+        if request.extra_id is not None:
+            job.extra_ids = [request.extra_id]
+        job.sms_parts = np.array([self._channel_sms_parts(job)], dtype=np.uint8)
         self._store(job)
-        return message
+        return job
 
     def _send_batch(self, body: Any) -> Job:
         items = self._recipients(body, "messages")
         request = parse_model(_BatchEnvelope, body)
         start = check_request(request, text_from_items=True, allowed_hosts=self._allowed)
-        ids = new_ids(self.account.rng, len(items) + 1)
-        job = self._job(ids[0], "batch", request, start)
+        count = len(items)
+        job = self._job("batch", request, start, count)
         channels = job.channels
         # SMS parts are counted once per text: the item's, or the channel's own for all.
         sms = "sms" in channels
         text_limits = [(ch, CHANNEL_LIMITS[ch]["text"]) for ch in channels if ch != "sms"]
-        default_parts = self._sms_parts(job, None) if sms else 0
+        default_parts = self._channel_sms_parts(job) if sms else 0
         # Each item's text is needed when some channel has nothing of its own to send.
         text_needed = any(
             not has_content(ch, getattr(request.channel_options, ch)) for ch in channels
         )
-        pattern = self.account.phone_pattern
-        append = job.messages.append
+        recipients = _Columns(count, default_parts)
+        texts: list[str | None] = [None] * count
         for index, item in enumerate(items):
             if type(item) is not dict:
                 raise HyberError.named("invalid_parameter", f"messages[{index}]: must be an object")
@@ -140,28 +127,28 @@ class SendingService:
                         )
             elif text_needed:
                 raise HyberError.named("missing_parameter", f"messages[{index}].text")
-            message = self._recipient(ids[index + 1], job, item, pattern, extra_id)
-            message.text = text
-            if message.accepted:
-                message.sms_parts = parts
-            append(message)
+            if self._recipient(recipients, index, job, item, extra_id):
+                texts[index] = text
+                recipients.sms_parts[index] = parts
+        recipients.fill(job)
+        if any(text is not None for text in texts):
+            job.texts = texts
         self._store(job)
         return job
 
     def _send_broadcast(self, body: Any) -> Job:
-        recipients = self._recipients(body, "recipients")
+        items = self._recipients(body, "recipients")
         request = parse_model(_BroadcastEnvelope, body, templated=True)
         start = check_request(request, allowed_hosts=self._allowed)
-        ids = new_ids(self.account.rng, len(recipients) + 1)
-        job = self._job(ids[0], "broadcast", request, start)
+        count = len(items)
+        job = self._job("broadcast", request, start, count)
         template = BroadcastTemplate(job.channel_options, self.account.settings.template_missing)
         sms_templated = any(
             channel == "sms" and name == "text" for channel, name, *_ in template.fields
         )
-        default_parts = self._sms_parts(job, None)
-        pattern = self.account.phone_pattern
-        append = job.messages.append
-        for index, recipient in enumerate(recipients):
+        recipients = _Columns(count, self._channel_sms_parts(job))
+        values: list[bytes | None] | None = [None] * count if template else None
+        for index, recipient in enumerate(items):
             if type(recipient) is not dict:
                 raise HyberError.named(
                     "invalid_parameter", f"recipients[{index}]: must be an object"
@@ -169,12 +156,13 @@ class SendingService:
             extra_id = recipient.get("extra_id")
             if extra_id is not None:
                 extra_id = _extra_id(extra_id, "recipients", index)
-            message = self._recipient(ids[index + 1], job, recipient, pattern, extra_id)
-            if message.accepted and template:
-                self._personalise(message, template, recipient)
-            if message.accepted and not sms_templated:
-                message.sms_parts = default_parts  # a templated text was counted when checked
-            append(message)
+            accepted = self._recipient(recipients, index, job, recipient, extra_id)
+            if accepted and values is not None:
+                stored = self._personalise(recipients, index, template, recipient, sms_templated)
+                values[index] = stored
+        recipients.fill(job)
+        if template:
+            job.template, job.values = template, values
         self._store(job)
         return job
 
@@ -202,93 +190,125 @@ class SendingService:
             raise HyberError.named("no_recipients", f"{key}: the list is empty")
         return items
 
-    def _job(self, job_id: str, kind: str, request: RequestBase, start: float | None) -> Job:
+    def _job(self, kind: str, request: RequestBase, start: float | None, size: int) -> Job:
+        account = self.account
         channels = tuple(request.channels)
         options = {
             channel: getattr(request.channel_options, channel).model_dump(exclude_none=True)
             for channel in channels
         }
+        number = account.jobs_accepted + 1  # taken only if the request is accepted
         return Job(
-            job_id=job_id,
-            client_id=self.account.client_id,
+            number=number,
+            job_id=account.ids.id_of(number),
+            client_id=account.client_id,
             kind=kind,
-            created_ms=self.account.clock.now_ms(),
+            created_ms=account.clock.now_ms(),
             channels=channels,
             channel_options=options,
             callback_url=request.callback_url,
             start_ms=None if start is None else int(start * 1000),
             tag=request.tag,
             division_code=request.division_code,
-        )
-
-    def _message(self, message_id: str, job: Job, phone: str, extra_id: str | None) -> Message:
-        return Message(
-            message_id=message_id,
-            job=job,
-            phone=phone,
-            extra_id=extra_id,
-            accepted=True,
-            state=State.PENDING,
+            size=size,
+            ids=account.ids,
         )
 
     def _recipient(
-        self, message_id: str, job: Job, item: dict[str, Any], pattern: Any, extra_id: str | None
-    ) -> Message:
+        self, columns: _Columns, index: int, job: Job, item: dict[str, Any], extra_id: str | None
+    ) -> bool:
+        """Check one recipient's phone; True when it is accepted."""
+        if extra_id is not None:
+            columns.extra_ids[index] = extra_id
         raw_phone = item.get("phone_number")
-        phone = normalize_phone(raw_phone, pattern)
+        phone = normalize_phone(raw_phone, self.account.phone_pattern)
         if phone is None:
-            message = self._message(message_id, job, echo_phone(raw_phone), extra_id)
-            self._reject(message, PHONE_INCORRECT)
-            return message
-        message = self._message(message_id, job, phone, extra_id)
+            columns.reject(index, Rejection(PHONE_INCORRECT, phone=echo_phone(raw_phone)))
+            return False
+        columns.phones[index] = int(phone)
         refusal = self._refusal(phone, extra_id, job.tag, job.channels)
         if refusal is not None:
-            self._reject(message, refusal)
-        return message
+            columns.reject(index, Rejection(refusal))
+            return False
+        return True
 
-    def _reject(self, message: Message, code: int, detail: str | None = None) -> None:
-        message.accepted = False
-        message.state = State.REJECTED
-        message.sms_parts = 0
-        message.error_code = code
-        if detail:
-            entry = self.catalogue.by_code(code)
-            message.error_text = f"{entry.text}: {detail}" if entry else detail
+    def _reject_rendered(self, columns: _Columns, index: int, detail: str) -> None:
+        entry = self.catalogue.by_code(TEMPLATE_INVALID)
+        text = f"{entry.text}: {detail}" if entry else detail
+        columns.reject(index, Rejection(TEMPLATE_INVALID, text))
 
     def _personalise(
-        self, message: Message, template: BroadcastTemplate, recipient: dict[str, Any]
-    ) -> None:
+        self,
+        columns: _Columns,
+        index: int,
+        template: BroadcastTemplate,
+        recipient: dict[str, Any],
+        sms_templated: bool,
+    ) -> bytes | None:
+        """The recipient's substitutions, checked against the limits after rendering."""
         try:
-            rendered = template.render(recipient)
+            values = template.substitutions(recipient)
         except MissingVariable as missing:
-            self._reject(message, TEMPLATE_INVALID, f"%{missing.key}% {missing.reason}")
-            return
-        for channel, values in rendered.items():
+            self._reject_rendered(columns, index, f"%{missing.key}% {missing.reason}")
+            return None
+        for channel, rendered in template.render_substitutions(values).items():
             limits = CHANNEL_LIMITS[channel]
-            for name, value in values.items():
+            for name, value in rendered.items():
                 if channel == "sms" and name == "text":
                     # Count the segments once: for the limit, and as the message's parts.
-                    message.sms_parts = segment_count(value)
-                    problem = limits[name].problem_of_parts(value, message.sms_parts)
+                    parts = segment_count(value)
+                    problem = limits[name].problem_of_parts(value, parts)
+                    columns.sms_parts[index] = parts
                 else:
                     limit = limits.get(name)
                     problem = limit.problem(value) if limit else None
                 if problem:
                     detail = f"channel_options.{channel}.{name} {problem}"
-                    self._reject(message, TEMPLATE_INVALID, detail)
-                    return
-        message.personal = rendered
+                    self._reject_rendered(columns, index, detail)
+                    return None
+        return orjson.dumps(values)
 
     @staticmethod
-    def _sms_parts(job: Job, message: Message | None) -> int:
-        """Segments of the message's SMS text (None: the channel's own text)."""
+    def _channel_sms_parts(job: Job) -> int:
+        """Segments of the SMS channel's own text."""
         if "sms" not in job.channels:
             return 0
-        if message is None:
-            text = job.channel_options["sms"].get("text")
-        else:
-            text = message.option("sms", "text")
+        text = job.channel_options["sms"].get("text")
         return segment_count(text) if text else 0
+
+
+class _Columns:
+    """The recipient columns of a job being accepted, filled index by index."""
+
+    def __init__(self, count: int, default_parts: int) -> None:
+        self.phones = [0] * count
+        self.extra_ids: list[str | None] = [None] * count
+        self.sms_parts = [default_parts] * count
+        self.rejected: dict[int, Rejection] = {}
+
+    def reject(self, index: int, rejection: Rejection) -> None:
+        self.rejected[index] = rejection
+        self.sms_parts[index] = 0
+
+    def fill(self, job: Job) -> None:
+        job.phones = np.array(self.phones, dtype=np.int64)
+        job.sms_parts = np.array(self.sms_parts, dtype=np.uint8)
+        job.rejected = self.rejected
+        if any(extra_id is not None for extra_id in self.extra_ids):
+            job.extra_ids = self.extra_ids
+
+
+@contextmanager
+def _no_collection() -> Iterator[None]:
+    """The garbage collector waits during a request: a 50,000-recipient request allocates
+    many objects that all live on, and collecting in the middle only costs time."""
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if collecting:
+            gc.enable()
 
 
 def _extra_id(value: Any, key: str, index: int) -> str:

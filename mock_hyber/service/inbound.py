@@ -10,6 +10,7 @@ import orjson
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from mock_hyber.callbacks.payloads import user_reply
+from mock_hyber.engine.evaluate import message_at
 from mock_hyber.errors import HyberError
 from mock_hyber.model import Delivery
 from mock_hyber.service.phones import normalize_phone
@@ -52,9 +53,10 @@ def simulate_reply(account: AccountState, request: InboundRequest) -> Delivery:
         )
     original = None
     if request.message_id is not None:
-        original = account.store.message(request.message_id)
-        if original is None:
+        found = account.store.locate(request.message_id)
+        if found is None:
             raise HyberError.named("message_not_found", request.message_id)
+        original = message_at(*found, account.clock.now_ms())
     if request.phone is not None:
         phone = normalize_phone(request.phone.removeprefix("+"), account.phone_pattern)
         if phone is None:

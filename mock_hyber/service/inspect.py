@@ -2,41 +2,57 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from mock_hyber.engine.clock import iso_ms as iso
+from mock_hyber.engine.evaluate import message_at
+from mock_hyber.engine.lives import NEVER
 from mock_hyber.engine.timeline import moments
 from mock_hyber.model import Job, Message, State
-from mock_hyber.reports import ReportBuilder, view_of
+from mock_hyber.reports import ReportBuilder
 from mock_hyber.state import AccountState
 
 
 def clock_view(account: AccountState) -> dict[str, Any]:
     clock = account.clock
     now_ms = clock.now_ms()
+    pending, upcoming = upcoming_moments(account, now_ms)
     return {
         "now": iso(now_ms),
         "now_ms": now_ms,
         "speed": clock.speed,
         "frozen": clock.frozen,
-        "pending_events": len(account.engine),
-        "next_event_ms": account.engine.next_due_ms(),
+        "pending_events": pending,
+        "next_event_ms": upcoming,
+        "scheduled_callbacks": len(account.engine),
     }
+
+
+def upcoming_moments(account: AccountState, now_ms: int) -> tuple[int, int | None]:
+    """How many planned moments of the account's messages are still to come after `now_ms`,
+    and when the next one is."""
+    count, soonest = 0, None
+    for job in account.store.iter_jobs():
+        offsets = job.lives.table["offset"]
+        ahead = offsets[(offsets > max(now_ms - job.begin_ms, -1)) & (offsets != NEVER)]
+        if len(ahead):
+            count += len(ahead)
+            at = job.begin_ms + int(ahead.min())
+            soonest = at if soonest is None else min(soonest, at)
+    return count, soonest
 
 
 def plan_view(message: Message) -> dict[str, Any]:
     """The message's planned life: where it came from, and each moment, happened or not."""
     job = message.job
-    if not message.accepted or job.planner is None:
+    if not message.accepted or message.script is None:
         return {"source": None, "moments": []}
-    chosen = job.planner.rule_for(message)
-    script = message.script
-    if script is None:  # the job has not started yet; the plan is fixed, compute it to show it
-        script = job.planner.script(message, job.route)
     listed = []
-    for index, moment in enumerate(moments(script)):
+    for index, moment in enumerate(moments(message.script)):
         at = job.begin_ms + moment.offset_ms
         listed.append(
             {
@@ -49,7 +65,8 @@ def plan_view(message: Message) -> dict[str, Any]:
                 "happened": index < message.step,
             }
         )
-    return {"source": chosen[0] if chosen else "profile", "moments": listed}
+    source = "forced" if job.versions.get(message.index, 0) > 0 else None
+    return {"source": source or job.planner.source(job, message.index), "moments": listed}
 
 
 def job_view(job: Job) -> dict[str, Any]:
@@ -64,7 +81,7 @@ def job_view(job: Job) -> dict[str, Any]:
         "callback_url": job.callback_url,
         "tag": job.tag,
         "division_code": job.division_code,
-        "messages": len(job.messages),
+        "messages": job.size,
     }
 
 
@@ -104,59 +121,100 @@ class MessageFilter:
     extra_id: str | None = None
     tag: str | None = None
 
-    def candidates(self, account: AccountState) -> Iterable[Message]:
-        """The smallest index that can answer, before the remaining checks."""
-        store = account.store
+    def jobs(self, account: AccountState) -> Iterator[Job]:
+        """The jobs that can hold a match (the job-level filters)."""
         if self.job_id is not None:
-            job = store.job(self.job_id)
-            return job.messages if job is not None else ()
-        if self.phone is not None:
-            return store.by_phone(self.phone)
-        if self.extra_id is not None:
-            return store.by_extra_id(self.extra_id)
-        return store.iter_messages()
+            job = account.store.job(self.job_id)
+            candidates: Iterable[Job] = [job] if job is not None else []
+        else:
+            candidates = account.store.iter_jobs()
+        for job in candidates:
+            if self.tag is not None and job.tag != self.tag:
+                continue
+            if self.channel is not None and self.channel not in job.channels:
+                continue
+            if self.via is not None and self.via not in job.channels:
+                continue
+            yield job
 
-    def matches(self, message: Message) -> bool:
-        job = message.job
-        if self.phone is not None and message.phone != self.phone:
-            return False
-        if self.extra_id is not None and message.extra_id != self.extra_id:
-            return False
-        if self.job_id is not None and job.job_id != self.job_id:
-            return False
-        if self.tag is not None and job.tag != self.tag:
-            return False
-        if self.channel is not None and self.channel not in job.channels:
-            return False
-        if self.status is not None:
-            state = message.state
-            wanted = self.status
-            if wanted == "final" and not state.final:
-                return False
-            if wanted != "final" and state.name.lower() != wanted:
-                return False
-        if self.via is not None:
-            delivered = view_of(message).delivered_leg
-            if message.state is not State.DELIVERED or delivered is None:
-                return False
-            if delivered.channel != self.via:
-                return False
-        return True
+    def matches(self, job: Job, now_ms: int) -> np.ndarray:
+        """Which of the job's messages match, at `now_ms` (a boolean column)."""
+        mask = np.ones(job.size, bool)
+        if self.phone is not None:
+            mask &= _phone_column(job, self.phone)
+        if self.extra_id is not None:
+            column = job.extra_ids or [None] * job.size
+            mask &= np.fromiter((v == self.extra_id for v in column), bool, job.size)
+        if self.status is not None or self.via is not None:
+            states = states_at(job, now_ms)
+            if self.status == "final":
+                mask &= states != State.PENDING
+                mask &= states != State.ACTIVE
+            elif self.status is not None:
+                mask &= states == State[self.status.upper()]
+            if self.via is not None:
+                delivering = job.lives.final_leg == job.channels.index(self.via)
+                mask &= (states == State.DELIVERED) & delivering
+        return mask
 
 
 STATUSES = ("pending", "active", "delivered", "failed", "rejected", "final")
 
 
-def find_messages(accounts: Iterable[AccountState], filters: MessageFilter) -> list[Message]:
-    found: list[Message] = []
+def states_at(job: Job, now_ms: int) -> np.ndarray:
+    """Every message's State at `now_ms` (rejected ones included)."""
+    states = job.lives.states_at(now_ms - job.begin_ms)
+    if job.rejected:
+        states[list(job.rejected)] = State.REJECTED
+    return states
+
+
+def _phone_column(job: Job, phone: str) -> np.ndarray:
+    mask = np.zeros(job.size, bool)
+    if phone.isdigit() and len(phone) < 19:
+        mask |= job.phones == int(phone)
+    for index, rejection in job.rejected.items():
+        if rejection.phone is not None:
+            mask[index] = rejection.phone == phone
+    return mask
+
+
+def find_messages(
+    accounts: Iterable[AccountState], filters: MessageFilter, limit: int
+) -> tuple[int, list[Message]]:
+    """How many messages match, and the first `limit` of them (oldest job first)."""
+    total = 0
+    shown: list[Message] = []
     for account in accounts:
-        found.extend(m for m in filters.candidates(account) if filters.matches(m))
-    return found
+        now_ms = account.clock.now_ms()
+        for job in filters.jobs(account):
+            indexes = np.flatnonzero(filters.matches(job, now_ms))
+            total += len(indexes)
+            for index in indexes[: max(0, limit - len(shown))].tolist():
+                shown.append(message_at(job, index, now_ms))
+    return total, shown
 
 
-def job_summary(job: Job) -> dict[str, Any]:
-    counts: dict[str, int] = {}
-    for message in job.messages:
-        name = message.state.name.lower()
-        counts[name] = counts.get(name, 0) + 1
-    return {**job_view(job), "states": counts}
+def next_change_ms(accounts: Iterable[AccountState], filters: MessageFilter) -> float | None:
+    """Real seconds until the next moment of any message the filters can match (None: no
+    moment to wait for, or every clock frozen)."""
+    soonest: float | None = None
+    for account in accounts:
+        now_ms = account.clock.now_ms()
+        for job in filters.jobs(account):
+            offsets = job.lives.table["offset"]
+            elapsed = now_ms - job.begin_ms
+            ahead = offsets[offsets > max(elapsed, -1)]
+            ahead = ahead[ahead != NEVER]
+            if not len(ahead):
+                continue
+            seconds = account.clock.real_seconds_until((job.begin_ms + int(ahead.min())) / 1000)
+            if seconds is not None and (soonest is None or seconds < soonest):
+                soonest = seconds
+    return soonest
+
+
+def job_summary(job: Job, now_ms: int) -> dict[str, Any]:
+    counts = np.bincount(states_at(job, now_ms), minlength=len(State))
+    states = {state.name.lower(): int(counts[state]) for state in State if counts[state]}
+    return {**job_view(job), "states": states}

@@ -1,71 +1,40 @@
-"""In-memory store of one account: jobs and messages, indexed by job, message_id, extra_id and
-phone number."""
+"""In-memory store of one account: its jobs, in acceptance order, as columns.
+
+A message is (job, index): its id decodes to the job's number and its index (see `ids`), so no
+index is kept per message. Look-ups by phone or extra_id scan the jobs' columns (numpy for
+phones), newest first where only the latest counts.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
-from mock_hyber.model import Job, Message
+import numpy as np
 
-# An index slot holds one message, or a list once a second message shares the key: most keys
-# (phone numbers, extra_ids) are unique, and a list per key would double the index's size.
-_Slot = Message | list[Message]
+from mock_hyber.ids import JOB_INDEX, IdCodec
+from mock_hyber.model import Job
 
-
-def _add(index: dict[str, _Slot], key: str, message: Message) -> None:
-    slot = index.get(key)
-    if slot is None:
-        index[key] = message
-    elif isinstance(slot, list):
-        slot.append(message)
-    else:
-        index[key] = [slot, message]
-
-
-def _remove(index: dict[str, _Slot], key: str, message: Message) -> None:
-    slot = index.get(key)
-    if slot is message:
-        del index[key]
-    elif isinstance(slot, list):
-        remaining = [item for item in slot if item is not message]
-        if len(remaining) == 1:
-            index[key] = remaining[0]
-        elif remaining:
-            index[key] = remaining
-        else:
-            del index[key]
-
-
-def _all(slot: _Slot | None) -> list[Message]:
-    if slot is None:
-        return []
-    return slot if isinstance(slot, list) else [slot]
+Found = tuple[Job, int]
 
 
 class MemoryStore:
-    def __init__(self) -> None:
+    def __init__(self, ids: IdCodec) -> None:
+        self.ids = ids
         self.jobs: dict[str, Job] = {}
-        self.messages: dict[str, Message] = {}
-        self._by_extra_id: dict[str, _Slot] = {}
-        self._by_phone: dict[str, _Slot] = {}
+        self._by_number: dict[int, Job] = {}
+        self._messages = 0
 
     def add_job(self, job: Job) -> None:
         self.jobs[job.job_id] = job
-        messages = self.messages
-        for message in job.messages:
-            messages[message.message_id] = message
-            _add(self._by_phone, message.phone, message)
-            if message.extra_id is not None:
-                _add(self._by_extra_id, message.extra_id, message)
+        self._by_number[job.number] = job
+        self._messages += job.size
 
     def remove_job(self, job: Job) -> None:
         """Forget a job and its messages (retention)."""
-        self.jobs.pop(job.job_id, None)
-        for message in job.messages:
-            self.messages.pop(message.message_id, None)
-            _remove(self._by_phone, message.phone, message)
-            if message.extra_id is not None:
-                _remove(self._by_extra_id, message.extra_id, message)
+        if self.jobs.pop(job.job_id, None) is not None:
+            del self._by_number[job.number]
+            self._messages -= job.size
+        job.removed = True
 
     def oldest_job(self) -> Job | None:
         return next(iter(self.jobs.values()), None)
@@ -73,27 +42,55 @@ class MemoryStore:
     def job(self, job_id: str) -> Job | None:
         return self.jobs.get(job_id)
 
-    def message(self, message_id: str) -> Message | None:
-        return self.messages.get(message_id)
+    def locate(self, message_id: str) -> Found | None:
+        """The job and index of a message id this account gave out."""
+        found = self.ids.locate(message_id)
+        if found is None:
+            return None
+        job = self._by_number.get(found[0])
+        index = found[1]
+        if job is None or index == JOB_INDEX or index >= job.size:
+            return None
+        return job, index
 
-    def by_extra_id(self, extra_id: str) -> list[Message]:
-        return _all(self._by_extra_id.get(extra_id))
+    def by_extra_id(self, extra_id: str) -> list[Found]:
+        found: list[Found] = []
+        for job in self.jobs.values():
+            column = job.extra_ids
+            if column is not None and extra_id in column:
+                found += [(job, i) for i, value in enumerate(column) if value == extra_id]
+        return found
 
-    def latest_by_extra_id(self, extra_id: str) -> Message | None:
-        found = self.by_extra_id(extra_id)
-        return found[-1] if found else None
+    def latest_by_extra_id(self, extra_id: str) -> Found | None:
+        for job in reversed(self.jobs.values()):
+            column = job.extra_ids
+            if column is not None and extra_id in column:
+                return job, len(column) - 1 - column[::-1].index(extra_id)
+        return None
 
-    def by_phone(self, phone: str) -> list[Message]:
-        return _all(self._by_phone.get(phone))
+    def by_phone(self, phone: str) -> list[Found]:
+        found: list[Found] = []
+        number = int(phone) if phone.isdigit() and len(phone) < 19 else None
+        for job in self.jobs.values():
+            indexes: list[int] = []
+            if number is not None:
+                indexes = np.flatnonzero(job.phones == number).tolist()
+            # Rejected phone_numbers keep the text they were sent as.
+            indexes += [
+                i for i, r in job.rejected.items() if r.phone is not None and r.phone == phone
+            ]
+            found += [(job, i) for i in sorted(indexes)]
+        return found
 
-    def iter_messages(self) -> Iterator[Message]:
-        return iter(self.messages.values())
+    def iter_jobs(self) -> Iterator[Job]:
+        return iter(self.jobs.values())
 
     def __len__(self) -> int:
-        return len(self.messages)
+        return self._messages
 
     def reset(self) -> None:
+        for job in self.jobs.values():
+            job.removed = True
         self.jobs.clear()
-        self.messages.clear()
-        self._by_extra_id.clear()
-        self._by_phone.clear()
+        self._by_number.clear()
+        self._messages = 0

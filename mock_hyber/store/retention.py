@@ -23,13 +23,6 @@ class Limits:
     max_age_ms: int
 
 
-def _drop_job(store: MemoryStore, job: Job) -> None:
-    store.remove_job(job)
-    for message in job.messages:
-        message.script = None  # any heap entry left for it is now stale
-    job.messages = []  # a job that has not started yet starts with nothing
-
-
 def select_expired(
     store: MemoryStore, deliveries: dict[int, Delivery], limits: Limits, now_ms: int
 ) -> tuple[list[Job], list[int]]:
@@ -43,7 +36,7 @@ def select_expired(
         if not too_many and job.created_ms >= oldest_allowed:
             break
         removed.append(job)
-        _drop_job(store, job)
+        store.remove_job(job)  # what is scheduled for it is skipped from now on
     dropped: list[int] = []
     excess = len(deliveries) - limits.max_callbacks
     for delivery in list(deliveries.values()):

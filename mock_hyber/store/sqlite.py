@@ -1,16 +1,16 @@
-"""Opt-in persistence: a write-through SQLite journal of the in-memory state.
+"""Opt-in persistence: a write-through SQLite journal of what was accepted and acknowledged.
 
-Memory stays the working set; the journal makes it survive a restart, `kill -9` included:
-- an accepted job and its messages (with their planned scripts) are committed before the
-  request is answered, so nothing accepted is ever lost;
-- progress (each message's step and state, each callback delivery and its attempts, the
-  clocks, the random sources and the reports waiting in batches) is written every
-  `store_flush_interval` seconds and at shutdown. After a crash, the moments since the last
-  flush happen again, so their callbacks may be sent twice (at least once, never lost).
-
-On start the journal restores everything and the simulation carries on: a running clock
-continues from its saved time plus the downtime (times its speed), so what fell due while the
-server was down happens at once; a frozen clock stays where it was.
+Memory stays the working set; the journal makes it survive a restart, `kill -9` included. It
+holds inputs, not progress, because every message's life is a pure function of its plan:
+- an accepted job (the request once, plus its recipient columns) is committed before the
+  request is answered, so nothing accepted is ever lost; so is a forced transition;
+- the callback log (each delivery and its attempts), the clocks, the random streams, the
+  reports waiting in batches and the engine's watermark (every report due up to it was handed
+  to the outbox) are written every `store_flush_interval` seconds and at shutdown.
+On start the plans are replayed: the messages stand where the clock says, and a report due
+after the saved watermark is made again (so one may be sent twice after a crash: at least
+once, never lost). A running clock continues from its saved time plus the downtime (times its
+speed), so what fell due while the server was down happens at once; a frozen one stays put.
 """
 
 from __future__ import annotations
@@ -19,24 +19,23 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import orjson
 
-from mock_hyber.engine.planner import Planner, route_of
-from mock_hyber.model import Attempt, Delivery, Happening, Job, Message, State
+from mock_hyber.model import Attempt, Delivery, Job, Rejection
 
+SCHEMA_VERSION = 2
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
-    job_id TEXT PRIMARY KEY, client_id TEXT NOT NULL, kind TEXT NOT NULL,
-    created_ms INTEGER NOT NULL, begin_ms INTEGER NOT NULL, start_ms INTEGER,
+    job_id TEXT PRIMARY KEY, client_id TEXT NOT NULL, number INTEGER NOT NULL,
+    kind TEXT NOT NULL, created_ms INTEGER NOT NULL, start_ms INTEGER,
     channels TEXT NOT NULL, channel_options TEXT NOT NULL, callback_url TEXT,
-    tag TEXT, division_code TEXT);
-CREATE INDEX IF NOT EXISTS jobs_client ON jobs (client_id, created_ms);
-CREATE TABLE IF NOT EXISTS messages (
-    message_id TEXT PRIMARY KEY, job_id TEXT NOT NULL, position INTEGER NOT NULL,
-    phone TEXT NOT NULL, extra_id TEXT, accepted INTEGER NOT NULL, state INTEGER NOT NULL,
-    text TEXT, personal TEXT, sms_parts INTEGER NOT NULL, error_code INTEGER,
-    error_text TEXT, script BLOB, step INTEGER NOT NULL);
-CREATE INDEX IF NOT EXISTS messages_job ON messages (job_id, position);
+    tag TEXT, division_code TEXT, size INTEGER NOT NULL, phones BLOB NOT NULL,
+    extra_ids TEXT, texts TEXT, subs TEXT, sms_parts BLOB NOT NULL, rejected TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS jobs_client ON jobs (client_id, number);
+CREATE TABLE IF NOT EXISTS rewrites (
+    job_id TEXT NOT NULL, position INTEGER NOT NULL, script BLOB NOT NULL,
+    kept INTEGER NOT NULL, seq INTEGER PRIMARY KEY AUTOINCREMENT);
 CREATE TABLE IF NOT EXISTS deliveries (
     id INTEGER PRIMARY KEY, client_id TEXT NOT NULL, kind TEXT NOT NULL, url TEXT NOT NULL,
     body BLOB NOT NULL, message_ids TEXT NOT NULL, job_ids TEXT NOT NULL,
@@ -45,6 +44,10 @@ CREATE TABLE IF NOT EXISTS deliveries (
 CREATE TABLE IF NOT EXISTS accounts (
     client_id TEXT PRIMARY KEY, state TEXT NOT NULL);
 """
+
+
+class StoreError(ValueError):
+    """The store file cannot be used (written by an older version, or not a database)."""
 
 
 def sqlite_path(url: str) -> Path:
@@ -60,63 +63,53 @@ class SqliteJournal:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self.db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        try:
+            version = self.db.execute("PRAGMA user_version").fetchone()[0]
+            tables = self.db.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"{path} is not a mock_hyber store: {exc}") from None
+        if tables and version != SCHEMA_VERSION:
+            raise StoreError(
+                f"{path} was written by another version of mock_hyber (store format "
+                f"{version}, this one reads {SCHEMA_VERSION}): remove it or use another file"
+            )
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.executescript(SCHEMA)
-        self._messages: dict[str, Message] = {}
+        self.db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
         self._deliveries: dict[int, Delivery] = {}
 
     # -- hooks (wired by the backend) ------------------------------------------------------
-
-    def on_happening(self, happening: Happening) -> None:
-        self._messages[happening.message.message_id] = happening.message
 
     def on_delivery(self, delivery: Delivery) -> None:
         self._deliveries[delivery.id] = delivery
 
     def job_accepted(self, job: Job, account_state: dict[str, Any]) -> None:
-        """Commit a newly accepted job and its messages before the request is answered, with
-        the account's state (its random source drew the ids: a restart must not draw them
-        again)."""
+        """Commit a newly accepted job before the request is answered, with the account's
+        state (its counter numbered the job: a restart must not number another the same)."""
         with self._transaction():
             self.db.execute(
                 "INSERT OR REPLACE INTO accounts VALUES (?, ?)",
                 (job.client_id, orjson.dumps(account_state).decode()),
             )
             self.db.execute(
-                "INSERT OR REPLACE INTO jobs VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                (
-                    job.job_id,
-                    job.client_id,
-                    job.kind,
-                    job.created_ms,
-                    job.begin_ms,
-                    job.start_ms,
-                    orjson.dumps(job.channels).decode(),
-                    orjson.dumps(job.channel_options).decode(),
-                    job.callback_url,
-                    job.tag,
-                    job.division_code,
-                ),
+                "INSERT OR REPLACE INTO jobs VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                _job_row(job),
             )
-            self.db.executemany(
-                "INSERT OR REPLACE INTO messages VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                (_message_row(m, position) for position, m in enumerate(job.messages)),
+
+    def message_rewritten(self, job: Job, index: int, script: bytes, kept: int) -> None:
+        """Commit a forced transition (it is input, like an accepted job)."""
+        with self._transaction():
+            self.db.execute(
+                "INSERT INTO rewrites (job_id, position, script, kept) VALUES (?,?,?,?)",
+                (job.job_id, index, script, kept),
             )
 
     # -- flushing -------------------------------------------------------------------------
 
     def flush(self, account_states: dict[str, dict[str, Any]]) -> None:
-        messages, self._messages = self._messages, {}
         deliveries, self._deliveries = self._deliveries, {}
         with self._transaction():
-            self.db.executemany(
-                "UPDATE messages SET state=?, step=?, error_code=?, script=? WHERE message_id=?",
-                (
-                    (int(m.state), m.step, m.error_code, m.script, m.message_id)
-                    for m in messages.values()
-                ),
-            )
             self.db.executemany(
                 "INSERT OR REPLACE INTO deliveries VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (_delivery_row(d) for d in deliveries.values()),
@@ -127,15 +120,12 @@ class SqliteJournal:
             )
 
     def forget_account(self, client_id: str) -> None:
-        self._messages = {
-            key: m for key, m in self._messages.items() if m.job.client_id != client_id
-        }
         self._deliveries = {
             key: d for key, d in self._deliveries.items() if d.client_id != client_id
         }
         with self._transaction():
             self.db.execute(
-                "DELETE FROM messages WHERE job_id IN (SELECT job_id FROM jobs WHERE client_id=?)",
+                "DELETE FROM rewrites WHERE job_id IN (SELECT job_id FROM jobs WHERE client_id=?)",
                 (client_id,),
             )
             self.db.execute("DELETE FROM jobs WHERE client_id=?", (client_id,))
@@ -144,7 +134,7 @@ class SqliteJournal:
 
     def forget_jobs(self, job_ids: list[str]) -> None:
         with self._transaction():
-            self.db.executemany("DELETE FROM messages WHERE job_id=?", ((j,) for j in job_ids))
+            self.db.executemany("DELETE FROM rewrites WHERE job_id=?", ((j,) for j in job_ids))
             self.db.executemany("DELETE FROM jobs WHERE job_id=?", ((j,) for j in job_ids))
 
     def forget_deliveries(self, ids: list[int]) -> None:
@@ -173,50 +163,19 @@ class SqliteJournal:
             for row in self.db.execute("SELECT * FROM deliveries ORDER BY id")
         ]
 
-    def load_jobs(self, client_id: str, planner: Planner) -> list[Job]:
-        """The account's jobs, oldest first, with their messages as they were last written."""
-        loaded = []
-        jobs = self.db.execute(
-            "SELECT * FROM jobs WHERE client_id=? ORDER BY created_ms", (client_id,)
+    def load_jobs(self, client_id: str) -> list[Job]:
+        """The account's jobs, oldest first, as they were accepted."""
+        rows = self.db.execute(
+            "SELECT * FROM jobs WHERE client_id=? ORDER BY number", (client_id,)
         ).fetchall()
-        for row in jobs:
-            job = Job(
-                job_id=row[0],
-                client_id=row[1],
-                kind=row[2],
-                created_ms=row[3],
-                begin_ms=row[4],
-                start_ms=row[5],
-                channels=tuple(orjson.loads(row[6])),
-                channel_options=orjson.loads(row[7]),
-                callback_url=row[8],
-                tag=row[9],
-                division_code=row[10],
-            )
-            job.route = route_of(job)
-            job.planner = planner
-            for m in self.db.execute(
-                "SELECT * FROM messages WHERE job_id=? ORDER BY position", (job.job_id,)
-            ):
-                job.messages.append(
-                    Message(
-                        message_id=m[0],
-                        job=job,
-                        phone=m[3],
-                        extra_id=m[4],
-                        accepted=bool(m[5]),
-                        state=State(m[6]),
-                        text=m[7],
-                        personal=orjson.loads(m[8]) if m[8] else None,
-                        sms_parts=m[9],
-                        error_code=m[10],
-                        error_text=m[11],
-                        script=m[12],
-                        step=m[13],
-                    )
-                )
-            loaded.append(job)
-        return loaded
+        return [_job_from_row(row) for row in rows]
+
+    def load_rewrites(self, job_id: str) -> list[tuple[int, bytes, int]]:
+        """A job's forced transitions, in the order they were made: (index, script, kept)."""
+        rows = self.db.execute(
+            "SELECT position, script, kept FROM rewrites WHERE job_id=? ORDER BY seq", (job_id,)
+        )
+        return [(row[0], bytes(row[1]), row[2]) for row in rows]
 
 
 class _Transaction:
@@ -230,23 +189,58 @@ class _Transaction:
         self.db.execute("ROLLBACK" if kind else "COMMIT")
 
 
-def _message_row(m: Message, position: int) -> tuple[Any, ...]:
-    personal = orjson.dumps(m.personal).decode() if m.personal is not None else None
+def _json(value: Any) -> str | None:
+    return None if value is None else orjson.dumps(value).decode()
+
+
+def _job_row(job: Job) -> tuple[Any, ...]:
+    subs = None
+    if job.values is not None:
+        subs = [None if v is None else v.decode() for v in job.values]
+    rejected = {str(i): [r.code, r.text, r.phone] for i, r in job.rejected.items()}
     return (
-        m.message_id,
-        m.job.job_id,
-        position,
-        m.phone,
-        m.extra_id,
-        int(m.accepted),
-        int(m.state),
-        m.text,
-        personal,
-        m.sms_parts,
-        m.error_code,
-        m.error_text,
-        m.script,
-        m.step,
+        job.job_id,
+        job.client_id,
+        job.number,
+        job.kind,
+        job.created_ms,
+        job.start_ms,
+        orjson.dumps(job.channels).decode(),
+        orjson.dumps(job.channel_options).decode(),
+        job.callback_url,
+        job.tag,
+        job.division_code,
+        job.size,
+        job.phones.astype("<i8").tobytes(),
+        _json(job.extra_ids),
+        _json(job.texts),
+        _json(subs),
+        job.sms_parts.astype(np.uint8).tobytes(),
+        orjson.dumps(rejected).decode(),
+    )
+
+
+def _job_from_row(row: tuple[Any, ...]) -> Job:
+    subs = None if row[15] is None else orjson.loads(row[15])
+    return Job(
+        job_id=row[0],
+        client_id=row[1],
+        number=row[2],
+        kind=row[3],
+        created_ms=row[4],
+        start_ms=row[5],
+        channels=tuple(orjson.loads(row[6])),
+        channel_options=orjson.loads(row[7]),
+        callback_url=row[8],
+        tag=row[9],
+        division_code=row[10],
+        size=row[11],
+        phones=np.frombuffer(row[12], "<i8").astype(np.int64),
+        extra_ids=None if row[13] is None else orjson.loads(row[13]),
+        texts=None if row[14] is None else orjson.loads(row[14]),
+        values=None if subs is None else [None if v is None else v.encode() for v in subs],
+        sms_parts=np.frombuffer(row[16], np.uint8).copy(),
+        rejected={int(i): Rejection(*r) for i, r in orjson.loads(row[17]).items()},
     )
 
 

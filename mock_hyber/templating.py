@@ -44,14 +44,20 @@ class MissingVariable(Exception):
 
 
 class BroadcastTemplate:
-    """The templated string options of one broadcast, split once into literal text and keys,
-    and joined per recipient (no regular expression runs per recipient)."""
+    """The templated string options of one broadcast, split once into literal text and keys.
+
+    Per recipient only the substitutions are kept (`substitutions`, one text per distinct key,
+    stored as a JSON array); a field is rendered from them when it is read (`field`).
+    """
 
     def __init__(self, channel_options: Mapping[str, Mapping[str, Any]], missing: str) -> None:
         self.missing = missing
-        # Each value becomes a str.format pattern with positional fields and the keys to fill
-        # them: PLACEHOLDER.split gives [text, key, text, key, ..., text].
-        self.fields: list[tuple[str, str, str, list[str]]] = []
+        self.keys: list[str] = []  # distinct keys, in order of first use
+        position: dict[str, int] = {}
+        # Each value becomes a str.format pattern with positional fields and, for each field,
+        # the position of its key in `keys`: PLACEHOLDER.split gives [text, key, text, ...].
+        self.fields: list[tuple[str, str, str, list[int]]] = []
+        self._by_name: dict[tuple[str, str], tuple[str, list[int]]] = {}
         for channel, options in channel_options.items():
             for name, value in options.items():
                 if not (isinstance(value, str) and PLACEHOLDER.search(value)):
@@ -62,7 +68,14 @@ class BroadcastTemplate:
                     text + ("{}" if index < len(texts) - 1 else "")
                     for index, text in enumerate(texts)
                 )
-                self.fields.append((channel, name, pattern, parts[1::2]))
+                slots = []
+                for key in parts[1::2]:
+                    if key not in position:
+                        position[key] = len(self.keys)
+                        self.keys.append(key)
+                    slots.append(position[key])
+                self.fields.append((channel, name, pattern, slots))
+                self._by_name[(channel, name)] = (pattern, slots)
 
     def __bool__(self) -> bool:
         return bool(self.fields)
@@ -82,11 +95,28 @@ class BroadcastTemplate:
             return ""
         raise MissingVariable(key)
 
-    def render(self, recipient: Mapping[str, Any]) -> dict[str, dict[str, str]]:
-        """Rendered values per channel; raises MissingVariable under the `reject` rule."""
-        rendered: dict[str, dict[str, str]] = {}
+    def substitutions(self, recipient: Mapping[str, Any]) -> list[str]:
+        """The text each key takes for this recipient; raises MissingVariable under `reject`."""
         value = self._value
-        for channel, name, pattern, keys in self.fields:
-            text = pattern.format(*[value(key, recipient) for key in keys])
+        return [value(key, recipient) for key in self.keys]
+
+    def render_substitutions(self, values: list[str]) -> dict[str, dict[str, str]]:
+        """Every templated field with these substitutions, per channel."""
+        rendered: dict[str, dict[str, str]] = {}
+        for channel, name, pattern, slots in self.fields:
+            text = pattern.format(*[values[slot] for slot in slots])
             rendered.setdefault(channel, {})[name] = text
         return rendered
+
+    def render(self, recipient: Mapping[str, Any]) -> dict[str, dict[str, str]]:
+        """Rendered values per channel; raises MissingVariable under the `reject` rule."""
+        return self.render_substitutions(self.substitutions(recipient))
+
+    def field(self, channel: str, name: str, stored: bytes) -> str | None:
+        """One field rendered from stored substitutions; None when it is not templated."""
+        found = self._by_name.get((channel, name))
+        if found is None:
+            return None
+        pattern, slots = found
+        values = orjson.loads(stored)
+        return pattern.format(*[values[slot] for slot in slots])
