@@ -10,9 +10,9 @@ from fastapi import FastAPI
 
 from mock_hyber.api import control, reports, sending
 from mock_hyber.api import metrics as metrics_route
+from mock_hyber.api.dispatch import ProviderTable
 from mock_hyber.api.errors import install_error_handlers
-from mock_hyber.api.fault_injection import FaultInjection
-from mock_hyber.api.middleware import AdminToken, BodyLimit, RequestMetrics
+from mock_hyber.api.middleware import Gateway
 from mock_hyber.api.openapi import install_openapi
 from mock_hyber.config import Settings
 from mock_hyber.loops import Loops
@@ -47,11 +47,16 @@ def create_app(
     app.state.backend = Backend(settings)
     app.state.metrics = Metrics(app.state.backend)
     install_error_handlers(app)
-    # Added innermost first: metrics see every answer, token refusals included.
-    app.add_middleware(FaultInjection, backend=app.state.backend)
-    app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
-    app.add_middleware(AdminToken, token=settings.admin_token)
-    app.add_middleware(RequestMetrics, metrics=app.state.metrics)
+    # One ASGI layer: token, body limit, API faults, metrics; it serves the provider endpoints
+    # itself (the routes of sending and reports) and hands everything else to FastAPI.
+    app.add_middleware(
+        Gateway,
+        backend=app.state.backend,
+        metrics=app.state.metrics,
+        provider=ProviderTable([*sending.router.routes, *reports.router.routes]),
+        token=settings.admin_token,
+        limit=settings.max_body_bytes,
+    )
     # The control plane first: its fixed paths must win over the provider's /{client_id}.
     app.include_router(control.router)
     app.include_router(sending.router)

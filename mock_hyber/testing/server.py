@@ -5,7 +5,6 @@ Used by the project's own tests and by the pytest plugin; it never imports pytes
 
 from __future__ import annotations
 
-import asyncio
 import socket
 import threading
 import time
@@ -46,9 +45,9 @@ class LiveServer:
         return self.app.state.backend
 
     def start(self, timeout: float = 10.0) -> LiveServer:
-        self._thread = threading.Thread(
-            target=lambda: asyncio.run(self._server.serve()), name="mock-hyber", daemon=True
-        )
+        # Server.run: the event loop of the config's loop factory ("auto": uvloop when
+        # installed), as `mock-hyber serve` has; no signal handlers outside the main thread.
+        self._thread = threading.Thread(target=self._server.run, name="mock-hyber", daemon=True)
         self._thread.start()
         deadline = time.monotonic() + timeout
         while not self._server.started:
