@@ -9,6 +9,7 @@ stored messages small.
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import Any
@@ -86,9 +87,19 @@ class Job:
     route: Any = None  # engine.plan.Route
     planner: Any = None  # engine.planner.Planner in force at acceptance
     template: Any = None  # service.templating.BroadcastTemplate, renders `values` on read
-    lives: Any = None  # engine.lives.Lives: the planned life of every message
+    planned: Any = None  # engine.lives.Lives, once planned (see `lives`)
+    plan: Callable[[Job], Any] | None = None  # plans the lives: the engine sets it on admission
     versions: dict[int, int] = field(default_factory=dict)  # messages decided one by one
     removed: bool = False  # dropped (retention, reset): what is scheduled for it is stale
+
+    @property
+    def lives(self) -> Any:
+        """Every message's planned life (engine.lives.Lives), planned on first use: a job
+        nobody reads and no callback reports is never planned at all."""
+        if self.planned is None:
+            assert self.plan is not None, "the job was not admitted by an engine"
+            self.planned = self.plan(self)
+        return self.planned
 
     def options(self, channel: str) -> dict[str, Any]:
         return self.channel_options[channel]

@@ -106,13 +106,20 @@ class AccountEngine:
         job.planner = self.planner
         job.route = route_of(job)
         job.begin_ms = max(job.created_ms, job.start_ms or 0)
-        job.lives, decided = self.planner.lives(job, self.seed)
-        job.versions = dict.fromkeys(decided, 0)
+        job.plan = self._plan
         if job.callback_url is not None:
+            lives = job.lives  # planned now: its reports must be scheduled
+            decided = set(job.versions)
             self._schedule_stream(job, decided)
             for index in decided:
                 self._schedule_one(job, index, after_ms=self.skip_through_ms)
+            assert lives is job.planned
         self._notify()
+
+    def _plan(self, job: Job) -> Any:
+        lives, decided = job.planner.lives(job, self.seed)
+        job.versions = dict.fromkeys(decided, 0)
+        return lives
 
     def rewrite(self, job: Job, index: int, script: bytes, kept: int) -> None:
         """Replace a message's life from now on (a forced transition): its first `kept`

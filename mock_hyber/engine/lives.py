@@ -433,6 +433,15 @@ class Lives:
             for column, values in zip(columns, derived, strict=True):
                 column[:] = values
 
+    @classmethod
+    def from_scripts(cls, scripts: Sequence[bytes]) -> Lives:
+        """The lives of messages compiled one by one (small jobs: numpy's per-call cost
+        would outweigh the work)."""
+        n = len(scripts)
+        lives = cls(np.zeros((0, n), MOMENT_DTYPE), np.zeros(n, np.uint8))
+        lives.set_scripts(range(n), scripts)
+        return lives
+
     @property
     def n(self) -> int:
         return int(self.table.shape[1])

@@ -6,7 +6,8 @@ uploading new scenarios never changes a message that was already accepted.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import hashlib
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import numpy as np
@@ -14,10 +15,11 @@ import numpy as np
 from mock_hyber.codes import Catalogue
 from mock_hyber.engine.lives import LegColumns, Lives, compile_lives, draw_legs, job_rng
 from mock_hyber.engine.plan import OUTCOMES, LegPlan, Plan, Route, compile_plan
-from mock_hyber.engine.profile import Profile
+from mock_hyber.engine.profile import Draws, Profile
 from mock_hyber.engine.rules import CompiledRule, MagicNumber, Rule
 from mock_hyber.model import Job
 
+SMALL_JOB = 16  # up to this many messages, plan one by one: numpy's per-call cost dominates
 TEMPLATE_EXCLUDES = ("img", "action", "caption", "file_name", "thumbnail")
 
 
@@ -89,6 +91,8 @@ class Planner:
         """Every message's planned life, and the indexes decided one by one (magic numbers,
         rules, rejected). The profile's draws come from the job's own generator, so the plan
         is a pure function of the seed, the account, the job's number and the request."""
+        if job.size <= SMALL_JOB:
+            return self._small_lives(job, seed)
         route = job.route
         legs = draw_legs(
             self.profile, route, job.size, job_rng(seed, job.client_id, job.number), self.catalogue
@@ -101,11 +105,37 @@ class Planner:
             phone = str(int(job.phones[index]))
             chosen = self.rule_for(phone, job.extra_id(index), job.tag, job.channels)
             if chosen is not None:
-                plan = self._plan(chosen, legs, index, route)
+                plan = self._plan(chosen, lambda leg, i=index: _drawn(legs, leg, i), route)
                 decided[index] = compile_plan(plan, route, self.catalogue)
         if decided:
             lives.set_scripts(list(decided), list(decided.values()))
         return lives, set(decided)
+
+    def _small_lives(self, job: Job, seed: int) -> tuple[Lives, set[int]]:
+        """The same plans, drawn and compiled one message at a time (the profile's scalar
+        draws, keyed by seed, account, job number and index)."""
+        route = job.route
+        key = hashlib.blake2b(
+            f"{seed}/{job.client_id}/{job.number}".encode(), digest_size=32
+        ).digest()
+        channels = [self.profile.channel(channel) for channel in route.channels]
+        scripts: list[bytes] = []
+        decided = set(job.rejected)
+        for index in range(job.size):
+            if index in decided:
+                scripts.append(b"")  # rejected: no life at all
+                continue
+            draws = Draws(str(index), key)
+            drawn = [channel.leg(draws) for channel in channels]
+            phone = str(int(job.phones[index]))
+            chosen = self.rule_for(phone, job.extra_id(index), job.tag, job.channels)
+            if chosen is None:
+                plan = Plan("profile", tuple(drawn))
+            else:
+                plan = self._plan(chosen, drawn.__getitem__, route)
+                decided.add(index)
+            scripts.append(compile_plan(plan, route, self.catalogue))
+        return Lives.from_scripts(scripts), decided
 
     def _candidates(self, job: Job) -> Iterable[int]:
         """Messages a magic number or a rule may decide (all of them when there are rules)."""
@@ -113,14 +143,16 @@ class Planner:
             return range(job.size)
         return np.flatnonzero(np.isin(job.phones, self._magic_numbers)).tolist()
 
-    def _plan(self, chosen: tuple[str, Rule], legs: LegColumns, index: int, route: Route) -> Plan:
+    def _plan(
+        self, chosen: tuple[str, Rule], drawn: Callable[[int], LegPlan], route: Route
+    ) -> Plan:
         source, rule = chosen
         if rule.blocked:
             return Plan(source, blocked=True, blocked_after_ms=int(rule.blocked_after * 1000))
         planned: list[LegPlan] = []
         for position, channel in enumerate(route.channels):
             spec = rule.leg_spec(position, channel)
-            planned.append(spec.to_leg() if spec is not None else _drawn(legs, position, index))
+            planned.append(spec.to_leg() if spec is not None else drawn(position))
         return Plan(source, tuple(planned))
 
     def describe(self) -> dict[str, Any]:
