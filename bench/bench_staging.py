@@ -41,7 +41,7 @@ from typing import Any
 import httpx
 import orjson
 from bench_accept import _check, _check_job, _check_messages, _fixture, batch_body
-from processes import BenchFailure, child, free_port
+from processes import BenchFailure, child, cpu_seconds, free_port
 
 HERE = Path(__file__).resolve().parent
 CLIENT_ID = "1001"
@@ -237,6 +237,7 @@ def run_wrk(url: str, seconds: int, connections: int, threads: int) -> Wrk:
 @dataclass
 class Timed:
     times: list[float] = field(default_factory=list)
+    cpu: list[float] = field(default_factory=list)  # the server's CPU time per timed run
 
     @property
     def best(self) -> float:
@@ -252,8 +253,9 @@ class Large:
     timed calls each. Only the request is timed. Against the mock, each timed send is followed
     (untimed) by a clock advance of an hour, so the next one meets only final messages."""
 
-    def __init__(self, client: httpx.Client, count: int, runs: int, settle: bool) -> None:
+    def __init__(self, client: httpx.Client, pid: int, count: int, runs: int, settle: bool) -> None:
         self.client = client
+        self.pid = pid
         self.count = count
         self.runs = runs
         self.settle = settle
@@ -272,12 +274,16 @@ class Large:
     def timed(self, call: Callable[[], httpx.Response], check: Callable[[Any], object]) -> Timed:
         result = Timed()
         for run in range(self.runs + 1):
+            cpu_before = cpu_seconds(self.pid)
             started_at = time.perf_counter()
             response = call()
             elapsed = time.perf_counter() - started_at
+            cpu_after = cpu_seconds(self.pid)
             check(_check(response, "timed request"))
             if run:  # run 0 is the warm-up
                 result.times.append(elapsed)
+                if cpu_before is not None and cpu_after is not None:
+                    result.cpu.append(cpu_after - cpu_before)
         return result
 
     def send(self, kind: str, sync: bool) -> Timed:
@@ -404,6 +410,10 @@ def _verdict(ok: bool) -> str:
     return "PASS" if ok else "MISS"
 
 
+def _median(values: list[float]) -> str:
+    return f"{statistics.median(values):.2f}" if values else "-"
+
+
 def _load() -> str:
     try:
         return " ".join(f"{value:.2f}" for value in os.getloadavg())
@@ -495,7 +505,7 @@ def run(args: argparse.Namespace) -> tuple[list[Row], list[str]]:
         floor_server(count) as floor,
         httpx.Client(base_url=floor.url, auth=AUTH, timeout=300) as client,
     ):
-        floor_large = Large(client, count, runs, settle=False).all()
+        floor_large = Large(client, floor.pid, count, runs, settle=False).all()
         floor_wrk = run_wrk(floor.url, wrk_s, conns, threads)
         print(f"    small broadcasts: {floor_wrk.rate:,.0f} req/s", flush=True)
     notes.append(f"floor app: loop {floor.loop}, parser {floor.parser}")
@@ -514,7 +524,7 @@ def run(args: argparse.Namespace) -> tuple[list[Row], list[str]]:
         held = load_held(client, mock_b.pid, args.held, count, args.timeout)
         held.rss_final = rss_bytes(mock_b.pid)
         print(f"    all final after {held.final_s:.1f} s", flush=True)
-        mock_large = Large(client, count, runs, settle=True).all()
+        mock_large = Large(client, mock_b.pid, count, runs, settle=True).all()
         with receiver() as receiver_url:
             inflight, callbacks = in_flight(client, mock_b, count, receiver_url, args)
         stored = _check(client.get("/_mock/health"), "GET /_mock/health")["messages"]
@@ -596,6 +606,12 @@ def run(args: argparse.Namespace) -> tuple[list[Row], list[str]]:
         f"small broadcasts: 2 recipients, `wrk -t{threads} -c{conns} -d{wrk_s}s`; the callback "
         f"job: a {count:,}-recipient broadcast to a local receiver, accepted just before wrk; "
         f"in flight {inflight.rate:,.0f} req/s",
+        "server CPU s per large request (median), mock / floor: "
+        + ", ".join(
+            f"{name.split(' ', 1)[1]} {_median(mock_large[name].cpu)} / "
+            f"{_median(floor_large[name].cpu)}"
+            for name in mock_large
+        ),
         "RSS per held message: (RSS when all final − idle RSS) / messages held",
         f"held: {held.jobs} broadcasts of {count:,}; accept {held.accept_s:.1f} s, advance of a "
         f"day {held.advance_s:.1f} s, all final {held.final_s:.1f} s after the first POST; "
