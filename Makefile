@@ -31,7 +31,10 @@ container-test:
 example-test:
 	PYTHON=$(PYTHON) bash .ci/example-suite.sh
 
+# bench_staging.py drives its small requests with wrk (a Debian package): installed when missing.
 bench: setup
+	@command -v wrk >/dev/null 2>&1 || { echo "bench: wrk missing, running apt-get install -y wrk"; \
+		$$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get install -y wrk; }
 	$(BIN)/python bench/run_all.py $(BENCH_ARGS)
 
 clean:
