@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 import httpx
 from fastapi import FastAPI
@@ -31,12 +32,29 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await loops.stop()
 
 
+class MockHyberApp(FastAPI):
+    """FastAPI with the one ASGI layer (`api.middleware.Gateway`) in front of its whole stack:
+    provider requests never enter FastAPI's own middleware, routing or dependencies."""
+
+    gateway: Gateway | None = None
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        scope["app"] = self
+        if self.gateway is None:
+            await super().__call__(scope, receive, send)
+        else:
+            await self.gateway(scope, receive, send)
+
+    async def call_fastapi(self, scope: Any, receive: Any, send: Any) -> None:
+        await super().__call__(scope, receive, send)
+
+
 def create_app(
     settings: Settings | None = None, callback_transport: httpx.AsyncBaseTransport | None = None
 ) -> FastAPI:
     """The app. `callback_transport` replaces the network for callbacks (unit tests)."""
     settings = settings or Settings()
-    app = FastAPI(
+    app = MockHyberApp(
         title="mock_hyber",
         version=_version(),
         description="A stateful simulator of the GMS Hyber JSON V2 messaging API.",
@@ -49,8 +67,8 @@ def create_app(
     install_error_handlers(app)
     # One ASGI layer: token, body limit, API faults, metrics; it serves the provider endpoints
     # itself (the routes of sending and reports) and hands everything else to FastAPI.
-    app.add_middleware(
-        Gateway,
+    app.gateway = Gateway(
+        app.call_fastapi,
         backend=app.state.backend,
         metrics=app.state.metrics,
         provider=ProviderTable([*sending.router.routes, *reports.router.routes]),

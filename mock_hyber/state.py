@@ -34,7 +34,7 @@ from mock_hyber.reports import ReportBuilder
 from mock_hyber.store.memory import MemoryStore
 from mock_hyber.store.retention import Limits, select_expired
 from mock_hyber.store.sqlite import SqliteJournal, sqlite_path
-from mock_hyber.templating import BroadcastTemplate
+from mock_hyber.templating import template_for
 
 
 def merge_profile(base: Profile, overrides: dict[str, object] | None) -> Profile:
@@ -259,7 +259,7 @@ class Backend:
             for job in journal.load_jobs(client_id):
                 job.ids = account.ids
                 if job.values is not None:
-                    job.template = BroadcastTemplate(job.channel_options, "keep")
+                    job.template = template_for(job.channel_options, "keep")
                 account.engine.admit(job)  # replays its plan
                 for index, script, kept in journal.load_rewrites(job.job_id):
                     account.engine.rewrite(job, index, script, kept)

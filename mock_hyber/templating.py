@@ -34,6 +34,9 @@ class UnusableValue(ValueError):
     pass
 
 
+_templates: dict[tuple[bytes, str], BroadcastTemplate] = {}
+
+
 class MissingVariable(Exception):
     """A %key% that cannot be filled for this recipient."""
 
@@ -41,6 +44,23 @@ class MissingVariable(Exception):
         super().__init__(key)
         self.key = key
         self.reason = reason
+
+
+_CACHE_SIZE = 256
+
+
+def template_for(
+    channel_options: Mapping[str, Mapping[str, Any]], missing: str
+) -> BroadcastTemplate:
+    """The compiled template of these options, shared by requests that send the same ones (a
+    campaign sent in many small requests compiles its template once)."""
+    key = (orjson.dumps(channel_options), missing)
+    found = _templates.get(key)
+    if found is None:
+        if len(_templates) >= _CACHE_SIZE:
+            del _templates[next(iter(_templates))]  # the oldest
+        found = _templates[key] = BroadcastTemplate(channel_options, missing)
+    return found
 
 
 class BroadcastTemplate:

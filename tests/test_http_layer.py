@@ -54,11 +54,9 @@ class Spy:
 
 
 def gateway_of(server: LiveServer) -> Gateway:
-    httpx.get(server.url + "/_mock/health").raise_for_status()  # builds the middleware stack
-    layer: Any = server.app.middleware_stack
-    while not isinstance(layer, Gateway):
-        layer = layer.app
-    return layer
+    gateway = server.app.gateway
+    assert isinstance(gateway, Gateway)
+    return gateway
 
 
 @pytest.fixture(scope="module")
@@ -74,8 +72,7 @@ def lean() -> Iterator[tuple[LiveServer, Spy]]:
 def routed() -> Iterator[LiveServer]:
     """The same server with an empty provider table: FastAPI serves every request."""
     server = LiveServer(settings())
-    (middleware,) = server.app.user_middleware
-    middleware.kwargs["provider"] = ProviderTable([])
+    server.app.gateway.provider = ProviderTable([])
     with server:
         yield server
 

@@ -23,6 +23,7 @@ from mock_hyber.engine.evaluate import message_at
 from mock_hyber.engine.force import TransitionError, forced_script
 from mock_hyber.engine.rules import parse_scenarios
 from mock_hyber.errors import HyberError
+from mock_hyber.loops.collector import thaw
 from mock_hyber.model import Message
 from mock_hyber.reports import view_of
 from mock_hyber.service.inbound import InboundRequest, simulate_reply
@@ -156,6 +157,7 @@ async def reset(request: Request, client_id: str | None = None) -> OrjsonRespons
         account.reset()
     _wake(request)
     backend.changes.bump()
+    thaw()  # what the reset dropped may now be collected
     return OrjsonResponse({"reset": [account.client_id for account in accounts]})
 
 

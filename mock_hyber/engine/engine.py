@@ -104,7 +104,6 @@ class AccountEngine:
     def admit(self, job: Job) -> None:
         """Plan a newly accepted (or restored) job: its lives, and what its callback reports."""
         job.planner = self.planner
-        job.route = route_of(job)
         job.begin_ms = max(job.created_ms, job.start_ms or 0)
         job.plan = self._plan
         if job.callback_url is not None:
@@ -117,6 +116,7 @@ class AccountEngine:
         self._notify()
 
     def _plan(self, job: Job) -> Any:
+        job.route = route_of(job)
         lives, decided = job.planner.lives(job, self.seed)
         job.versions = dict.fromkeys(decided, 0)
         return lives

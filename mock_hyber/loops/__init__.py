@@ -1,10 +1,12 @@
-"""The background loops (engine runner, callback dispatcher, store flusher, retention), wired to
+"""The background loops (engine runner, callback dispatcher, store flusher, retention, the
+garbage collector's freezer), wired to
 the accounts and started and stopped in one place."""
 
 from __future__ import annotations
 
 import httpx
 
+from mock_hyber.loops.collector import Collector
 from mock_hyber.loops.dispatcher import Dispatcher
 from mock_hyber.loops.flusher import Flusher
 from mock_hyber.loops.retention import Retention
@@ -24,6 +26,7 @@ class Loops:
         self.dispatcher = Dispatcher(accounts, backend.settings, transport, metrics)
         self.flusher = Flusher(backend)
         self.retention = Retention(backend)
+        self.collector = Collector()
         backend.job_listeners.append(metrics.on_job)
         for account in accounts:
             account.engine.on_schedule = self.runner.wake
@@ -35,8 +38,10 @@ class Loops:
         self.runner.start()
         self.flusher.start()
         self.retention.start()
+        self.collector.start()
 
     async def stop(self) -> None:
+        await self.collector.stop()
         await self.retention.stop()
         await self.runner.stop()
         await self.dispatcher.stop()

@@ -25,7 +25,7 @@ from mock_hyber.schemas.requests import (
 from mock_hyber.service.phones import echo_phone, normalize_phone
 from mock_hyber.service.validation import check_request, has_content, parse_model
 from mock_hyber.state import AccountState
-from mock_hyber.templating import BroadcastTemplate, MissingVariable, as_text
+from mock_hyber.templating import BroadcastTemplate, MissingVariable, as_text, template_for
 
 
 class _BatchEnvelope(BatchRequest):
@@ -36,6 +36,7 @@ class _BroadcastEnvelope(BroadcastRequest):
     recipients: list[Any]
 
 
+LARGE_REQUEST = 1000  # recipients from which the garbage collector waits for the request
 EXTRA_ID_LIMIT = TOP_LEVEL_LIMITS["extra_id"]
 PHONE_INCORRECT = 36024
 TEMPLATE_INVALID = 36031
@@ -53,15 +54,14 @@ class SendingService:
 
     def send_single(self, body: Any) -> Job:
         """A one-message job; its message is index 0."""
-        with _no_collection():
-            return self._send_single(body)
+        return self._send_single(body)
 
     def send_batch(self, body: Any) -> Job:
-        with _no_collection():
+        with _no_collection(body, "messages"):
             return self._send_batch(body)
 
     def send_broadcast(self, body: Any) -> Job:
-        with _no_collection():
+        with _no_collection(body, "recipients"):
             return self._send_broadcast(body)
 
     def _send_single(self, body: Any) -> Job:
@@ -142,7 +142,7 @@ class SendingService:
         start = check_request(request, allowed_hosts=self._allowed)
         count = len(items)
         job = self._job("broadcast", request, start, count)
-        template = BroadcastTemplate(job.channel_options, self.account.settings.template_missing)
+        template = template_for(job.channel_options, self.account.settings.template_missing)
         sms_templated = any(
             channel == "sms" and name == "text" for channel, name, *_ in template.fields
         )
@@ -299,9 +299,13 @@ class _Columns:
 
 
 @contextmanager
-def _no_collection() -> Iterator[None]:
-    """The garbage collector waits during a request: a 50,000-recipient request allocates
-    many objects that all live on, and collecting in the middle only costs time."""
+def _no_collection(body: Any, key: str) -> Iterator[None]:
+    """The garbage collector waits during a large request: a 50,000-recipient request
+    allocates many objects that all live on, and collecting in the middle only costs time."""
+    items = body.get(key) if isinstance(body, dict) else None
+    if not isinstance(items, list) or len(items) < LARGE_REQUEST:
+        yield
+        return
     collecting = gc.isenabled()
     gc.disable()
     try:

@@ -72,20 +72,23 @@ def has_content(channel: str, options: BaseModel) -> bool:
 
 
 def _check_content(channel: str, options: BaseModel, text_from_items: bool) -> None:
-    where = f"channel_options.{channel}"
-    present = {name for name in CONTENT_FIELDS[channel] if getattr(options, name)}
-    if text_from_items:
-        present.add("text")
-    if not present:
+    # The declared fields only: an unknown field (kept as an extra) is ignored, as documented.
+    fields = options.__dict__
+    if not (text_from_items or any(fields[name] for name in CONTENT_FIELDS[channel])):
+        where = f"channel_options.{channel}"
         if channel in ("sms", "push"):
             raise HyberError.named("missing_parameter", f"{where}.text")
         wanted = " or ".join(CONTENT_FIELDS[channel])
         raise HyberError.named("missing_parameter", f"{where}: one of {wanted}")
-    if getattr(options, "caption", None) is not None and getattr(options, "action", None) is None:
+    if fields.get("caption") is not None and fields.get("action") is None:
+        where = f"channel_options.{channel}"
         raise HyberError.named("missing_parameter", f"{where}.action (a button needs its URL)")
-    if channel == "viber" and options.file_name is not None and options.action is None:
-        raise HyberError.named("missing_parameter", f"{where}.action (the file's URL)")
-    if channel == "whatsapp" and (options.latitude is None) != (options.longitude is None):
+    if channel == "viber" and fields["file_name"] is not None and fields["action"] is None:
+        raise HyberError.named(
+            "missing_parameter", f"channel_options.{channel}.action (the file's URL)"
+        )
+    if channel == "whatsapp" and (fields["latitude"] is None) != (fields["longitude"] is None):
+        where = f"channel_options.{channel}"
         raise HyberError.named("missing_parameter", f"{where}: latitude and longitude together")
 
 

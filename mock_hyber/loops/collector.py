@@ -1,0 +1,51 @@
+"""Keeps Python's cyclic garbage collector off the held data.
+
+What the mock holds lives long (jobs, their columns, the callback log), and a full collection
+walks every tracked object: with a large store, each pass stalls every request for tens to
+hundreds of milliseconds. Once a second this loop collects the young generations and freezes
+what survived (`gc.freeze()`: moved to the permanent generation, never walked again; it is
+still freed by reference counting when a job is dropped, as held data forms no cycles). A
+reset unfreezes everything, so one full collection can reclaim what was frozen.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import gc
+import logging
+
+log = logging.getLogger("mock_hyber")
+INTERVAL = 1.0  # real seconds between freezes
+
+
+def freeze_survivors() -> None:
+    gc.collect(1)
+    gc.freeze()
+
+
+def thaw() -> None:
+    """Make frozen objects collectable again (after a reset dropped most of them)."""
+    gc.unfreeze()
+
+
+class Collector:
+    def __init__(self) -> None:
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._run(), name="gc-freeze")
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(INTERVAL)
+            try:
+                freeze_survivors()
+            except Exception:  # never expected; the loop must not die silently
+                log.exception("freezing the held data failed")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
