@@ -356,3 +356,11 @@ def test_compile_lives_refuses_offsets_beyond_the_script_format() -> None:
     huge = [[LegPlan("late", 2**32)]]
     with pytest.raises(ValueError, match="uint32"):
         compile_lives(LegColumns.from_plans(huge, route, CATALOGUE), route, CATALOGUE)
+
+
+def test_lives_of_messages_without_any_moment_can_be_evaluated() -> None:
+    """A small job whose recipients were all rejected: every script is empty."""
+    lives = Lives.from_scripts([b"", b""])
+    assert lives.steps_at(10).tolist() == [0, 0]
+    assert lives.updated_at(10).tolist() == [-1, -1]
+    assert lives.states_at(10).tolist() == [PENDING, PENDING]

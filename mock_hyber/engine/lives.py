@@ -438,7 +438,9 @@ class Lives:
         """The lives of messages compiled one by one (small jobs: numpy's per-call cost
         would outweigh the work)."""
         n = len(scripts)
-        lives = cls(np.zeros((0, n), MOMENT_DTYPE), np.zeros(n, np.uint8))
+        table = np.zeros((1, n), MOMENT_DTYPE)  # one padding row: evaluators need a width
+        table["offset"] = NEVER
+        lives = cls(table, np.zeros(n, np.uint8))
         lives.set_scripts(range(n), scripts)
         return lives
 
