@@ -79,7 +79,7 @@ class Job:
     phones: Any = None  # numpy int64 column; 0 where the phone_number was not a correct one
     extra_ids: list[str | None] | None = None  # None: no recipient has one
     texts: list[str | None] | None = None  # batch: each item's own text (None: the channel's)
-    values: list[bytes | None] | None = None  # broadcast: each recipient's %key% values (JSON)
+    values: list[str | None] | None = None  # broadcast: each recipient's %key% values, packed
     sms_parts: Any = None  # numpy uint8 column
     rejected: dict[int, Rejection] = field(default_factory=dict)
     begin_ms: int = 0  # when the cascade starts: acceptance, or a later start_time

@@ -132,11 +132,29 @@ class BroadcastTemplate:
         """Rendered values per channel; raises MissingVariable under the `reject` rule."""
         return self.render_substitutions(self.substitutions(recipient))
 
-    def field(self, channel: str, name: str, stored: bytes) -> str | None:
+    def field(self, channel: str, name: str, stored: str) -> str | None:
         """One field rendered from stored substitutions; None when it is not templated."""
         found = self._by_name.get((channel, name))
         if found is None:
             return None
         pattern, slots = found
-        values = orjson.loads(stored)
+        values = unpack_substitutions(stored)
         return pattern.format(*[values[slot] for slot in slots])
+
+
+# One str per recipient holds its substitutions (the smallest object that can): joined by NUL;
+# when a value holds a NUL itself (or the first starts with the marker), a JSON array behind
+# the marker instead.
+_SEPARATOR, _JSON_MARKER = "\x00", "\x01"
+
+
+def pack_substitutions(values: list[str]) -> str:
+    if any(_SEPARATOR in value for value in values) or values[0].startswith(_JSON_MARKER):
+        return _JSON_MARKER + orjson.dumps(values).decode()
+    return _SEPARATOR.join(values)
+
+
+def unpack_substitutions(stored: str) -> list[str]:
+    if stored.startswith(_JSON_MARKER):
+        return list(orjson.loads(stored[1:]))
+    return stored.split(_SEPARATOR)

@@ -282,3 +282,15 @@ def test_missing_key_rejects_the_recipient_when_so_configured(
     assert first["error_code"] == TEMPLATE_INVALID
     assert "%name%" in first["error_text"]
     assert second["accepted"] is True
+
+
+@pytest.mark.parametrize(
+    "values",
+    [["Ann"], [""], ["", ""], ["a", "b c", ""], ["x\x00y", "z"], ["\x01first", "b"], ["[1]", ""]],
+)
+def test_substitutions_are_packed_into_one_text_and_back(values: list[str]) -> None:
+    from mock_hyber.templating import pack_substitutions, unpack_substitutions
+
+    packed = pack_substitutions(values)
+    assert isinstance(packed, str)
+    assert unpack_substitutions(packed) == values

@@ -10,7 +10,6 @@ from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
-import orjson
 
 from mock_hyber.engine.sms import MAX_SEGMENTS, segment_count
 from mock_hyber.errors import HyberError
@@ -25,7 +24,13 @@ from mock_hyber.schemas.requests import (
 from mock_hyber.service.phones import echo_phone, normalize_phone
 from mock_hyber.service.validation import check_request, has_content, parse_model
 from mock_hyber.state import AccountState
-from mock_hyber.templating import BroadcastTemplate, MissingVariable, as_text, template_for
+from mock_hyber.templating import (
+    BroadcastTemplate,
+    MissingVariable,
+    as_text,
+    pack_substitutions,
+    template_for,
+)
 
 
 class _BatchEnvelope(BatchRequest):
@@ -147,7 +152,7 @@ class SendingService:
             channel == "sms" and name == "text" for channel, name, *_ in template.fields
         )
         recipients = _Columns(count, self._channel_sms_parts(job))
-        values: list[bytes | None] | None = [None] * count if template else None
+        values: list[str | None] | None = [None] * count if template else None
         for index, recipient in enumerate(items):
             if type(recipient) is not dict:
                 raise HyberError.named(
@@ -244,7 +249,7 @@ class SendingService:
         template: BroadcastTemplate,
         recipient: dict[str, Any],
         sms_templated: bool,
-    ) -> bytes | None:
+    ) -> str | None:
         """The recipient's substitutions, checked against the limits after rendering."""
         try:
             values = template.substitutions(recipient)
@@ -266,7 +271,7 @@ class SendingService:
                     detail = f"channel_options.{channel}.{name} {problem}"
                     self._reject_rendered(columns, index, detail)
                     return None
-        return orjson.dumps(values)
+        return pack_substitutions(values)
 
     @staticmethod
     def _channel_sms_parts(job: Job) -> int:

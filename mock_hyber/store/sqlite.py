@@ -194,9 +194,7 @@ def _json(value: Any) -> str | None:
 
 
 def _job_row(job: Job) -> tuple[Any, ...]:
-    subs = None
-    if job.values is not None:
-        subs = [None if v is None else v.decode() for v in job.values]
+    subs = job.values
     rejected = {str(i): [r.code, r.text, r.phone] for i, r in job.rejected.items()}
     return (
         job.job_id,
@@ -238,7 +236,7 @@ def _job_from_row(row: tuple[Any, ...]) -> Job:
         phones=np.frombuffer(row[12], "<i8").astype(np.int64),
         extra_ids=None if row[13] is None else orjson.loads(row[13]),
         texts=None if row[14] is None else orjson.loads(row[14]),
-        values=None if subs is None else [None if v is None else v.encode() for v in subs],
+        values=subs,
         sms_parts=np.frombuffer(row[16], np.uint8).copy(),
         rejected={int(i): Rejection(*r) for i, r in orjson.loads(row[17]).items()},
     )
