@@ -23,7 +23,12 @@ from mock_hyber.state import Backend
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    loops = Loops(app.state.backend, app.state.metrics, app.state.callback_transport)
+    loops = Loops(
+        app.state.backend,
+        app.state.metrics,
+        app.state.callback_transport,
+        freeze_held_data=app.state.owns_process,
+    )
     app.state.runner, app.state.dispatcher = loops.runner, loops.dispatcher
     await loops.start()
     try:
@@ -62,6 +67,9 @@ def create_app(
     )
     app.state.settings = settings
     app.state.callback_transport = callback_transport
+    # `mock-hyber serve` owns its process and may tune its garbage collector; a server
+    # embedded in another program (LiveServer, the pytest plugin) leaves it alone.
+    app.state.owns_process = False
     app.state.backend = Backend(settings)
     app.state.metrics = Metrics(app.state.backend)
     install_error_handlers(app)

@@ -33,6 +33,7 @@ def _serve(args: argparse.Namespace) -> int:
     logging.config.dictConfig(config)
     try:
         app = create_app(settings)
+        app.state.owns_process = True
     except (ValueError, OSError) as exc:  # e.g. an unreadable scenarios file or store
         log.error("cannot start: %s", exc)
         return 2

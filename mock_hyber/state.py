@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 import secrets
 import time
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from mock_hyber.api_faults import ApiFaults
@@ -74,6 +75,7 @@ class AccountState:
             ids=backend.delivery_ids,
         )
         self.api_faults = ApiFaults(lambda: backend.random.stream(f"{self.client_id}/api-faults"))
+        self.on_filling: Callable[[], None] | None = None  # wakes the intake loop
         self.reset()
 
     @property
@@ -112,14 +114,30 @@ class AccountState:
         return VirtualClock(start, settings.clock_speed, settings.clock_frozen)
 
     def accept_job(self, job: Job) -> None:
-        """Keep a newly accepted job: store it, queue its start, make it durable (with
+        """Keep a newly accepted job: store it, admit it to the engine, make it durable (with
         persistence) before the request is answered, and keep memory within retention."""
-        journal = self.backend.journal
         self.jobs_accepted = job.number
         self.engine.admit(job)
         self.store.add_job(job)
-        if journal is not None:
-            journal.job_accepted(job, self.snapshot())
+        if self.backend.journal is not None:
+            self.backend.journal.job_accepted(job, self.snapshot())
+        self._accepted(job)
+
+    def accept_deferred(self, job: Job, fill: Iterator[None]) -> None:
+        """Keep a job whose recipient columns `fill` completes later, slice by slice (the
+        intake loop, or the first read of it). In memory only: with persistence, jobs are
+        accepted whole."""
+        self.jobs_accepted = job.number
+        self.store.add_filling(job, fill, self._filled)
+        if self.on_filling is not None:
+            self.on_filling()
+
+    def _filled(self, job: Job) -> None:
+        if not job.removed:
+            self.engine.admit(job)
+            self._accepted(job)
+
+    def _accepted(self, job: Job) -> None:
         for listener in self.backend.job_listeners:
             listener(job)
         if len(self.store) > self.settings.retention_max_messages:

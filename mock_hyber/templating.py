@@ -117,6 +117,12 @@ class BroadcastTemplate:
 
     def substitutions(self, recipient: Mapping[str, Any]) -> list[str]:
         """The text each key takes for this recipient; raises MissingVariable under `reject`."""
+        try:  # the common case: every key present, as a string
+            values = [recipient[key] for key in self.keys]
+            if all(type(value) is str for value in values):
+                return values
+        except KeyError:
+            pass
         value = self._value
         return [value(key, recipient) for key in self.keys]
 
@@ -149,9 +155,10 @@ _SEPARATOR, _JSON_MARKER = "\x00", "\x01"
 
 
 def pack_substitutions(values: list[str]) -> str:
-    if any(_SEPARATOR in value for value in values) or values[0].startswith(_JSON_MARKER):
+    joined = _SEPARATOR.join(values)
+    if joined.count(_SEPARATOR) != len(values) - 1 or joined.startswith(_JSON_MARKER):
         return _JSON_MARKER + orjson.dumps(values).decode()
-    return _SEPARATOR.join(values)
+    return joined
 
 
 def unpack_substitutions(stored: str) -> list[str]:

@@ -157,7 +157,8 @@ async def reset(request: Request, client_id: str | None = None) -> OrjsonRespons
         account.reset()
     _wake(request)
     backend.changes.bump()
-    thaw()  # what the reset dropped may now be collected
+    if request.app.state.owns_process:
+        thaw()  # what the reset dropped may now be collected
     return OrjsonResponse({"reset": [account.client_id for account in accounts]})
 
 

@@ -51,7 +51,7 @@ async def send_single(account: AccountState = Account, body: Any = Body) -> Orjs
     openapi_extra=request_body("BatchRequest"),
 )
 async def send_batch(account: AccountState = Account, body: Any = Body) -> OrjsonResponse:
-    job = SendingService(account).send_batch(body)
+    job = SendingService(account).send_batch(body, defer=True)
     return OrjsonResponse({"job_id": job.job_id})
 
 
@@ -74,7 +74,7 @@ async def send_batch_sync(account: AccountState = Account, body: Any = Body) -> 
     openapi_extra=request_body("BroadcastRequest"),
 )
 async def send_broadcast(account: AccountState = Account, body: Any = Body) -> OrjsonResponse:
-    job = SendingService(account).send_broadcast(body)
+    job = SendingService(account).send_broadcast(body, defer=True)
     return OrjsonResponse({"job_id": job.job_id})
 
 

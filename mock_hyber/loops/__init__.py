@@ -1,5 +1,5 @@
 """The background loops (engine runner, callback dispatcher, store flusher, retention, the
-garbage collector's freezer), wired to
+garbage collector's freezer, the intake of large async jobs), wired to
 the accounts and started and stopped in one place."""
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ import httpx
 from mock_hyber.loops.collector import Collector
 from mock_hyber.loops.dispatcher import Dispatcher
 from mock_hyber.loops.flusher import Flusher
+from mock_hyber.loops.intake import Intake
 from mock_hyber.loops.retention import Retention
 from mock_hyber.loops.runner import Runner
 from mock_hyber.metrics import Metrics
@@ -19,18 +20,24 @@ class Loops:
     """Every background task of a server. `start()` wires the accounts' wake-ups to them."""
 
     def __init__(
-        self, backend: Backend, metrics: Metrics, transport: httpx.AsyncBaseTransport | None
+        self,
+        backend: Backend,
+        metrics: Metrics,
+        transport: httpx.AsyncBaseTransport | None,
+        freeze_held_data: bool = False,
     ) -> None:
         accounts = list(backend.accounts.values())
         self.runner = Runner(accounts)
         self.dispatcher = Dispatcher(accounts, backend.settings, transport, metrics)
         self.flusher = Flusher(backend)
         self.retention = Retention(backend)
-        self.collector = Collector()
+        self.collector = Collector() if freeze_held_data else None
+        self.intake = Intake(accounts)
         backend.job_listeners.append(metrics.on_job)
         for account in accounts:
             account.engine.on_schedule = self.runner.wake
             account.outbox.wake = self.dispatcher.wake
+            account.on_filling = self.intake.wake
         metrics.watch_queue(lambda: self.dispatcher.queue_depth)
 
     async def start(self) -> None:
@@ -38,10 +45,14 @@ class Loops:
         self.runner.start()
         self.flusher.start()
         self.retention.start()
-        self.collector.start()
+        if self.collector is not None:
+            self.collector.start()
+        self.intake.start()
 
     async def stop(self) -> None:
-        await self.collector.stop()
+        await self.intake.stop()
+        if self.collector is not None:
+            await self.collector.stop()
         await self.retention.stop()
         await self.runner.stop()
         await self.dispatcher.stop()

@@ -5,7 +5,8 @@ walks every tracked object: with a large store, each pass stalls every request f
 hundreds of milliseconds. Once a second this loop collects the young generations and freezes
 what survived (`gc.freeze()`: moved to the permanent generation, never walked again; it is
 still freed by reference counting when a job is dropped, as held data forms no cycles). A
-reset unfreezes everything, so one full collection can reclaim what was frozen.
+reset unfreezes everything, so one full collection can reclaim what was frozen. The freezer
+runs only in a process the mock owns (`mock-hyber serve`), never in a host program.
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import gc
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
 import numpy as np
@@ -14,7 +14,7 @@ import numpy as np
 from mock_hyber.engine.sms import MAX_SEGMENTS, segment_count
 from mock_hyber.errors import HyberError
 from mock_hyber.model import Job, Rejection
-from mock_hyber.schemas.limits import CHANNEL_LIMITS, TOP_LEVEL_LIMITS
+from mock_hyber.schemas.limits import CHANNEL_LIMITS, TOP_LEVEL_LIMITS, Limit
 from mock_hyber.schemas.requests import (
     BatchRequest,
     BroadcastRequest,
@@ -41,6 +41,9 @@ class _BroadcastEnvelope(BroadcastRequest):
     recipients: list[Any]
 
 
+SAFE_TEXT = 167  # a text this short fits every limit: 1,000 characters, 5 SMS segments
+SLICE = 2000  # recipients filled at a time by the intake loop (a few milliseconds)
+DEFER_FROM = 1000  # recipients from which an async request is filled after its answer
 LARGE_REQUEST = 1000  # recipients from which the garbage collector waits for the request
 EXTRA_ID_LIMIT = TOP_LEVEL_LIMITS["extra_id"]
 PHONE_INCORRECT = 36024
@@ -61,13 +64,33 @@ class SendingService:
         """A one-message job; its message is index 0."""
         return self._send_single(body)
 
-    def send_batch(self, body: Any) -> Job:
+    def send_batch(self, body: Any, defer: bool = False) -> Job:
+        """Accept a batch. With `defer`, a large one is answered once it is checked as a
+        whole; its recipients are then taken in slices off the request (see `_accept`)."""
         with _no_collection(body, "messages"):
-            return self._send_batch(body)
+            job, fill = self._batch(body)
+        return self._accept(job, fill, defer)
 
-    def send_broadcast(self, body: Any) -> Job:
+    def send_broadcast(self, body: Any, defer: bool = False) -> Job:
         with _no_collection(body, "recipients"):
-            return self._send_broadcast(body)
+            job, fill = self._broadcast(body)
+        return self._accept(job, fill, defer)
+
+    def _accept(self, job: Job, fill: Iterator[None], defer: bool) -> Job:
+        """Every check that can refuse the whole request has passed: store the job. Its
+        recipient columns (phones, per-recipient rejections, SMS parts) are filled now, or,
+        for a deferred large job, by the intake loop in slices (anything that reads the job
+        before that finishes filling it first). Deferral needs the in-memory store: with
+        persistence, a job is committed whole before the answer."""
+        account = self.account
+        if defer and job.size >= DEFER_FROM and account.backend.journal is None:
+            account.accept_deferred(job, fill)
+        else:
+            with _no_collection_for(job.size):
+                for _ in fill:
+                    pass
+            account.accept_job(job)
+        return job
 
     def _send_single(self, body: Any) -> Job:
         request = parse_model(SingleRequest, body)
@@ -84,75 +107,74 @@ class SendingService:
         if request.extra_id is not None:
             job.extra_ids = [request.extra_id]
         job.sms_parts = np.array([self._channel_sms_parts(job)], dtype=np.uint8)
-        self._store(job)
+        self.account.accept_job(job)
         return job
 
-    def _send_batch(self, body: Any) -> Job:
+    def _batch(self, body: Any) -> tuple[Job, Iterator[None]]:
         items = self._recipients(body, "messages")
         request = parse_model(_BatchEnvelope, body)
         start = check_request(request, text_from_items=True, allowed_hosts=self._allowed)
         count = len(items)
         job = self._job("batch", request, start, count)
         channels = job.channels
-        # SMS parts are counted once per text: the item's, or the channel's own for all.
         sms = "sms" in channels
         text_limits = [(ch, CHANNEL_LIMITS[ch]["text"]) for ch in channels if ch != "sms"]
-        default_parts = self._channel_sms_parts(job) if sms else 0
         # Each item's text is needed when some channel has nothing of its own to send.
         text_needed = any(
             not has_content(ch, getattr(request.channel_options, ch)) for ch in channels
         )
-        recipients = _Columns(count, default_parts)
+        columns = _Columns(count, self._channel_sms_parts(job) if sms else 0)
         texts: list[str | None] = [None] * count
+        extra_ids = columns.extra_ids
+        # Whatever refuses the whole request is checked here, before the answer.
         for index, item in enumerate(items):
             if type(item) is not dict:
                 raise HyberError.named("invalid_parameter", f"messages[{index}]: must be an object")
             extra_id = item.get("extra_id")
             if extra_id is not None:
-                extra_id = _extra_id(extra_id, "messages", index)
+                extra_ids[index] = _extra_id(extra_id, "messages", index)
             text = item.get("text") or None  # an empty text is no text
-            parts = default_parts
             if text is not None:
                 if type(text) is not str:
                     text = _text(text, f"messages[{index}].text")
-                for channel, limit in text_limits:
-                    problem = limit.problem(text)
-                    if problem:
-                        raise HyberError.named(
-                            "invalid_parameter",
-                            f"messages[{index}].text: {problem} for {channel}",
-                        )
-                if sms:
-                    parts = segment_count(text)
-                    if parts > MAX_SEGMENTS:
-                        raise HyberError.named(
-                            "invalid_parameter",
-                            f"messages[{index}].text: needs {parts} SMS segments, at most "
-                            f"{MAX_SEGMENTS} are allowed for sms",
-                        )
+                if len(text) > SAFE_TEXT:  # shorter texts fit every channel's limit
+                    _check_item_text(index, text, text_limits, sms)
+                texts[index] = text
             elif text_needed:
                 raise HyberError.named("missing_parameter", f"messages[{index}].text")
-            if self._recipient(recipients, index, job, item, extra_id):
-                texts[index] = text
-                recipients.sms_parts[index] = parts
-        recipients.fill(job)
+        return job, self._fill_batch(job, items, columns, texts, sms)
+
+    def _fill_batch(
+        self,
+        job: Job,
+        items: list[Any],
+        columns: _Columns,
+        texts: list[str | None],
+        sms: bool,
+    ) -> Iterator[None]:
+        parts = columns.sms_parts
+        for start in range(0, job.size, SLICE):
+            for index in range(start, min(start + SLICE, job.size)):
+                text = texts[index]
+                if self._recipient(columns, index, job, items[index], columns.extra_ids[index]):
+                    if sms and text is not None:
+                        parts[index] = segment_count(text)
+                else:
+                    texts[index] = None
+            yield
+        columns.fill(job)
         if any(text is not None for text in texts):
             job.texts = texts
-        self._store(job)
-        return job
 
-    def _send_broadcast(self, body: Any) -> Job:
+    def _broadcast(self, body: Any) -> tuple[Job, Iterator[None]]:
         items = self._recipients(body, "recipients")
         request = parse_model(_BroadcastEnvelope, body, templated=True)
         start = check_request(request, allowed_hosts=self._allowed)
         count = len(items)
         job = self._job("broadcast", request, start, count)
-        template = template_for(job.channel_options, self.account.settings.template_missing)
-        sms_templated = any(
-            channel == "sms" and name == "text" for channel, name, *_ in template.fields
-        )
-        recipients = _Columns(count, self._channel_sms_parts(job))
-        values: list[str | None] | None = [None] * count if template else None
+        columns = _Columns(count, self._channel_sms_parts(job))
+        extra_ids = columns.extra_ids
+        # Whatever refuses the whole request is checked here, before the answer.
         for index, recipient in enumerate(items):
             if type(recipient) is not dict:
                 raise HyberError.named(
@@ -160,21 +182,29 @@ class SendingService:
                 )
             extra_id = recipient.get("extra_id")
             if extra_id is not None:
-                extra_id = _extra_id(extra_id, "recipients", index)
-            accepted = self._recipient(recipients, index, job, recipient, extra_id)
-            if accepted and values is not None:
-                stored = self._personalise(recipients, index, template, recipient, sms_templated)
-                values[index] = stored
-        recipients.fill(job)
+                extra_ids[index] = _extra_id(extra_id, "recipients", index)
+        return job, self._fill_broadcast(job, items, columns)
+
+    def _fill_broadcast(self, job: Job, items: list[Any], columns: _Columns) -> Iterator[None]:
+        template = template_for(job.channel_options, self.account.settings.template_missing)
+        values: list[str | None] | None = [None] * job.size if template else None
+        checks = [
+            (channel, name, pattern, slots, CHANNEL_LIMITS[channel].get(name))
+            for channel, name, pattern, slots in template.fields
+        ]
+        extra_ids = columns.extra_ids
+        for start in range(0, job.size, SLICE):
+            for index in range(start, min(start + SLICE, job.size)):
+                recipient = items[index]
+                accepted = self._recipient(columns, index, job, recipient, extra_ids[index])
+                if accepted and values is not None:
+                    values[index] = self._personalise(columns, index, template, checks, recipient)
+            yield
+        columns.fill(job)
         if template:
             job.template, job.values = template, values
-        self._store(job)
-        return job
 
     # -- pieces ---------------------------------------------------------------------------
-
-    def _store(self, job: Job) -> None:
-        self.account.accept_job(job)
 
     def _refusal(
         self, phone: str, extra_id: str | None, tag: str | None, channels: tuple[str, ...]
@@ -247,30 +277,33 @@ class SendingService:
         columns: _Columns,
         index: int,
         template: BroadcastTemplate,
+        checks: list[tuple[str, str, str, list[int], Limit | None]],
         recipient: dict[str, Any],
-        sms_templated: bool,
     ) -> str | None:
-        """The recipient's substitutions, checked against the limits after rendering."""
+        """The recipient's substitutions, checked against the limits after rendering (each
+        templated field in turn; `checks` holds their patterns and limits)."""
         try:
             values = template.substitutions(recipient)
         except MissingVariable as missing:
             self._reject_rendered(columns, index, f"%{missing.key}% {missing.reason}")
             return None
-        for channel, rendered in template.render_substitutions(values).items():
-            limits = CHANNEL_LIMITS[channel]
-            for name, value in rendered.items():
-                if channel == "sms" and name == "text":
-                    # Count the segments once: for the limit, and as the message's parts.
-                    parts = segment_count(value)
-                    problem = limits[name].problem_of_parts(value, parts)
-                    columns.sms_parts[index] = parts
-                else:
-                    limit = limits.get(name)
-                    problem = limit.problem(value) if limit else None
-                if problem:
-                    detail = f"channel_options.{channel}.{name} {problem}"
-                    self._reject_rendered(columns, index, detail)
-                    return None
+        for channel, name, pattern, slots, limit in checks:
+            if limit is None:
+                continue
+            value = pattern.format(*[values[slot] for slot in slots])
+            if limit.kind == "sms_text":
+                # Count the segments once: for the limit, and as the message's parts.
+                parts = segment_count(value)
+                columns.sms_parts[index] = parts
+                problem = limit.problem_of_parts(value, parts)
+            elif limit.kind == "text" and limit.min_chars <= len(value) <= limit.max_chars:
+                continue  # the common case, without a call
+            else:
+                problem = limit.problem(value)
+            if problem:
+                detail = f"channel_options.{channel}.{name} {problem}"
+                self._reject_rendered(columns, index, detail)
+                return None
         return pack_substitutions(values)
 
     @staticmethod
@@ -303,12 +336,16 @@ class _Columns:
             job.extra_ids = self.extra_ids
 
 
+def _no_collection(body: Any, key: str) -> AbstractContextManager[None]:
+    items = body.get(key) if isinstance(body, dict) else None
+    return _no_collection_for(len(items) if isinstance(items, list) else 0)
+
+
 @contextmanager
-def _no_collection(body: Any, key: str) -> Iterator[None]:
+def _no_collection_for(size: int) -> Iterator[None]:
     """The garbage collector waits during a large request: a 50,000-recipient request
     allocates many objects that all live on, and collecting in the middle only costs time."""
-    items = body.get(key) if isinstance(body, dict) else None
-    if not isinstance(items, list) or len(items) < LARGE_REQUEST:
+    if size < LARGE_REQUEST:
         yield
         return
     collecting = gc.isenabled()
@@ -318,6 +355,26 @@ def _no_collection(body: Any, key: str) -> Iterator[None]:
     finally:
         if collecting:
             gc.enable()
+
+
+def _check_item_text(
+    index: int, text: str, text_limits: list[tuple[str, Limit]], sms: bool
+) -> None:
+    """A batch item's text against each channel's limit (it is sent on every channel)."""
+    for channel, limit in text_limits:
+        problem = limit.problem(text)
+        if problem:
+            raise HyberError.named(
+                "invalid_parameter", f"messages[{index}].text: {problem} for {channel}"
+            )
+    if sms:
+        parts = segment_count(text)
+        if parts > MAX_SEGMENTS:
+            raise HyberError.named(
+                "invalid_parameter",
+                f"messages[{index}].text: needs {parts} SMS segments, at most "
+                f"{MAX_SEGMENTS} are allowed for sms",
+            )
 
 
 def _extra_id(value: Any, key: str, index: int) -> str:

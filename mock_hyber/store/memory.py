@@ -7,7 +7,7 @@ phones), newest first where only the latest counts.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import numpy as np
 
@@ -20,24 +20,63 @@ Found = tuple[Job, int]
 class MemoryStore:
     def __init__(self, ids: IdCodec) -> None:
         self.ids = ids
-        self.jobs: dict[str, Job] = {}
+        self._jobs: dict[str, Job] = {}
         self._by_number: dict[int, Job] = {}
         self._messages = 0
+        # Jobs whose recipient columns are still being filled (a deferred intake): each with
+        # what fills the next slice, and what finishes its acceptance once it is full.
+        self._filling: dict[Job, tuple[Iterator[None], Callable[[Job], None]]] = {}
 
     def add_job(self, job: Job) -> None:
-        self.jobs[job.job_id] = job
+        self._jobs[job.job_id] = job
         self._by_number[job.number] = job
         self._messages += job.size
 
+    def add_filling(self, job: Job, fill: Iterator[None], done: Callable[[Job], None]) -> None:
+        """Hold a job whose columns `fill` completes slice by slice; `done(job)` then."""
+        self.add_job(job)
+        self._filling[job] = (fill, done)
+
+    @property
+    def filling(self) -> bool:
+        return bool(self._filling)
+
+    def fill_slice(self) -> bool:
+        """Fill one slice of the oldest filling job; True while any job is still filling."""
+        if not self._filling:
+            return False
+        job, (fill, done) = next(iter(self._filling.items()))
+        if next(fill, StopIteration) is StopIteration:
+            del self._filling[job]
+            done(job)
+        return bool(self._filling)
+
+    def settle(self) -> None:
+        """Finish filling every job: what reads a job's columns calls this first."""
+        while self._filling:
+            job, (fill, done) = next(iter(self._filling.items()))
+            for _ in fill:
+                pass
+            del self._filling[job]
+            done(job)
+
+    @property
+    def jobs(self) -> dict[str, Job]:
+        """Every job, complete, in acceptance order."""
+        if self._filling:
+            self.settle()
+        return self._jobs
+
     def remove_job(self, job: Job) -> None:
         """Forget a job and its messages (retention)."""
-        if self.jobs.pop(job.job_id, None) is not None:
+        self._filling.pop(job, None)
+        if self._jobs.pop(job.job_id, None) is not None:
             del self._by_number[job.number]
             self._messages -= job.size
         job.removed = True
 
     def oldest_job(self) -> Job | None:
-        return next(iter(self.jobs.values()), None)
+        return next(iter(self._jobs.values()), None)
 
     def job(self, job_id: str) -> Job | None:
         return self.jobs.get(job_id)
@@ -47,6 +86,8 @@ class MemoryStore:
         found = self.ids.locate(message_id)
         if found is None:
             return None
+        if self._filling:
+            self.settle()
         job = self._by_number.get(found[0])
         index = found[1]
         if job is None or index == JOB_INDEX or index >= job.size:
@@ -89,8 +130,9 @@ class MemoryStore:
         return self._messages
 
     def reset(self) -> None:
-        for job in self.jobs.values():
+        self._filling.clear()
+        for job in self._jobs.values():
             job.removed = True
-        self.jobs.clear()
+        self._jobs.clear()
         self._by_number.clear()
         self._messages = 0

@@ -1,0 +1,47 @@
+"""The intake loop: fills the recipient columns of large async jobs after their answer, one
+slice at a time, so no request waits behind a 50,000-recipient one. Reading a job that is
+still filling finishes it first (see store.memory), so nothing is ever seen half-filled."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Iterable
+
+from mock_hyber.state import AccountState
+
+log = logging.getLogger("mock_hyber")
+
+
+class Intake:
+    def __init__(self, accounts: Iterable[AccountState]) -> None:
+        self.accounts = list(accounts)
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._run(), name="intake")
+
+    async def _run(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            busy = True
+            while busy:
+                busy = False
+                for account in self.accounts:
+                    try:
+                        busy = account.store.fill_slice() or busy
+                    except Exception:  # a bug: logged, and the job is finished by its reader
+                        log.exception("filling a job of account %s failed", account.client_id)
+                await asyncio.sleep(0)  # requests get their turn between slices
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
