@@ -89,7 +89,7 @@ class _Levels(Collector):
         )
         for account in accounts:
             stored.add_metric([account.client_id], len(account.store))
-            jobs.add_metric([account.client_id], len(account.store.jobs))
+            jobs.add_metric([account.client_id], account.store.job_count)
             events.add_metric(
                 [account.client_id], upcoming_moments(account, account.clock.now_ms())[0]
             )

@@ -150,3 +150,26 @@ def test_a_deferred_job_with_a_callback_reports_every_final_status(
         reports = receiver.reports()
         assert len(reports) == expected
         assert len({report["message_id"] for report in reports}) == expected
+
+
+def test_retention_at_capacity_does_not_finish_a_filling_job() -> None:
+    """Over the message limit, every accepted job applies retention; that must not make a
+    small request fill a large job that is still being filled in slices."""
+    settings = Settings(
+        accounts="1001:alice:secret", seed=5, clock_frozen=True, retention_max_messages=50_003
+    )
+    with (
+        LiveServer(settings) as server,
+        httpx.Client(base_url=f"{server.url}/1001", auth=ALICE, timeout=30) as http,
+    ):
+        store = server.backend.accounts["1001"].store
+        small = {**broadcast(2), "recipients": recipients(2)}
+        http.post("/broadcast", json=small).raise_for_status()  # the oldest: retention's
+        http.post("/broadcast", json=broadcast(50_000)).raise_for_status()
+        http.post("/broadcast", json=small).raise_for_status()  # over the limit: retention
+        assert store.filling  # the small request did not wait for the large job
+        assert store.job_count == 2  # the first small job went
+        deadline = time.monotonic() + 20
+        while store.filling and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert not store.filling

@@ -61,6 +61,11 @@ class MemoryStore:
             done(job)
 
     @property
+    def job_count(self) -> int:
+        """How many jobs are held, filling ones included (without finishing them)."""
+        return len(self._jobs)
+
+    @property
     def jobs(self) -> dict[str, Job]:
         """Every job, complete, in acceptance order."""
         if self._filling:

@@ -29,10 +29,11 @@ def select_expired(
     """Remove what the limits say from `store` and `deliveries`; returns what went."""
     oldest_allowed = now_ms - limits.max_age_ms
     removed: list[Job] = []
-    while len(store.jobs) > 1:  # the newest job always stays
+    # Only sizes and ages count here: a job still filling is not finished for it.
+    while store.job_count > 1:  # the newest job always stays
         job = store.oldest_job()
         assert job is not None
-        too_many = len(store) > limits.max_messages or len(store.jobs) > limits.max_jobs
+        too_many = len(store) > limits.max_messages or store.job_count > limits.max_jobs
         if not too_many and job.created_ms >= oldest_allowed:
             break
         removed.append(job)
