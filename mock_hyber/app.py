@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
 from fastapi import FastAPI
 
 from mock_hyber.api import control, reports, sending
@@ -19,6 +18,9 @@ from mock_hyber.config import Settings
 from mock_hyber.loops import Loops
 from mock_hyber.metrics import Metrics
 from mock_hyber.state import Backend
+
+if TYPE_CHECKING:
+    import httpx
 
 
 @asynccontextmanager

@@ -2,15 +2,16 @@
 
 aiohttp is the default: on this kind of machine it sends several times more requests per CPU
 second than httpx (whose connection pool bookkeeping dominates at callback rates). httpx is
-used when `callback_client` says so, or when a test injects an httpx transport.
+used when `callback_client` says so, or when a test injects an httpx transport. Either one is
+imported, and its session opened, at the first callback: an idle server does not carry them.
 """
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-import aiohttp
-import httpx
+if TYPE_CHECKING:
+    import httpx
 
 from mock_hyber.version import __version__
 
@@ -38,24 +39,32 @@ class AiohttpSender:
     def __init__(self, concurrency: int, timeout: float) -> None:
         self._concurrency = concurrency
         self._timeout = timeout
-        self._session: aiohttp.ClientSession | None = None
+        self._session: Any = None  # aiohttp.ClientSession, opened by the first post
 
     async def start(self) -> None:
+        return None
+
+    def _open(self) -> Any:
+        import aiohttp
+
         self._session = aiohttp.ClientSession(
             connector=aiohttp.TCPConnector(limit=self._concurrency, ttl_dns_cache=60),
             timeout=aiohttp.ClientTimeout(total=self._timeout),
             headers={"User-Agent": USER_AGENT},
             auto_decompress=False,
         )
+        return self._session
 
     async def post(self, url: str, body: bytes, headers: dict[str, str]) -> int:
-        assert self._session is not None
+        import aiohttp
+
+        session = self._session or self._open()
         try:
-            async with self._session.post(
+            async with session.post(
                 url, data=body, headers=headers, allow_redirects=False
             ) as response:
                 await response.read()
-                return response.status
+                return int(response.status)
         except TimeoutError as exc:
             raise SendError(f"Timeout after {self._timeout:g} s") from exc
         except (aiohttp.ClientError, OSError, ValueError) as exc:
@@ -70,26 +79,42 @@ class HttpxSender:
     def __init__(
         self, concurrency: int, timeout: float, transport: httpx.AsyncBaseTransport | None = None
     ) -> None:
-        self._client = httpx.AsyncClient(
-            transport=transport,
-            timeout=timeout,
-            limits=httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency),
-            headers={"User-Agent": USER_AGENT},
-            follow_redirects=False,
-        )
+        self._concurrency = concurrency
+        self._timeout = timeout
+        self._transport = transport
+        self._client: Any = None  # httpx.AsyncClient, opened by the first post
 
     async def start(self) -> None:
         return None
 
+    def _open(self) -> Any:
+        import httpx
+
+        limits = httpx.Limits(
+            max_connections=self._concurrency, max_keepalive_connections=self._concurrency
+        )
+        self._client = httpx.AsyncClient(
+            transport=self._transport,
+            timeout=self._timeout,
+            limits=limits,
+            headers={"User-Agent": USER_AGENT},
+            follow_redirects=False,
+        )
+        return self._client
+
     async def post(self, url: str, body: bytes, headers: dict[str, str]) -> int:
+        import httpx
+
+        client = self._client or self._open()
         try:
-            response = await self._client.post(url, content=body, headers=headers)
+            response = await client.post(url, content=body, headers=headers)
         except httpx.HTTPError as exc:
             raise SendError(_describe(exc)) from exc
-        return response.status_code
+        return int(response.status_code)
 
     async def close(self) -> None:
-        await self._client.aclose()
+        if self._client is not None:
+            await self._client.aclose()
 
 
 def make_sender(

@@ -4,7 +4,7 @@ the accounts and started and stopped in one place."""
 
 from __future__ import annotations
 
-import httpx
+from typing import TYPE_CHECKING
 
 from mock_hyber.loops.collector import Collector
 from mock_hyber.loops.dispatcher import Dispatcher
@@ -14,6 +14,9 @@ from mock_hyber.loops.retention import Retention
 from mock_hyber.loops.runner import Runner
 from mock_hyber.metrics import Metrics
 from mock_hyber.state import Backend
+
+if TYPE_CHECKING:
+    import httpx
 
 
 class Loops:

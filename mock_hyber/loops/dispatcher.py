@@ -12,8 +12,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Iterable
-
-import httpx
+from typing import TYPE_CHECKING
 
 from mock_hyber.callbacks.senders import Sender, SendError, make_sender
 from mock_hyber.callbacks.signing import SIGNATURE_HEADER, signature
@@ -21,6 +20,9 @@ from mock_hyber.config import Settings
 from mock_hyber.metrics import Metrics
 from mock_hyber.model import FAILED, Attempt, Delivery
 from mock_hyber.state import AccountState
+
+if TYPE_CHECKING:
+    import httpx
 
 log = logging.getLogger("mock_hyber.callbacks")
 MAX_SLEEP = 1.0
