@@ -10,6 +10,7 @@ the one place that connects the domain objects to it).
 
 from __future__ import annotations
 
+import itertools
 import re
 import secrets
 import time
@@ -128,6 +129,8 @@ class AccountState:
         intake loop, or the first read of it). In memory only: with persistence, jobs are
         accepted whole."""
         self.jobs_accepted = job.number
+        self.engine.prepare(job)  # the rules in force now decide its plans
+        fill = itertools.chain(fill, self.engine.planning(job))
         self.store.add_filling(job, fill, self._filled)
         if self.on_filling is not None:
             self.on_filling()

@@ -19,7 +19,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import struct
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -101,11 +101,28 @@ class AccountEngine:
 
     # -- admission --------------------------------------------------------------------------
 
+    def prepare(self, job: Job) -> None:
+        """Fix what a job's plan depends on at acceptance: the planner (rules) in force, and
+        when its cascade begins. Its lives are planned when first needed."""
+        if job.plan is None:
+            job.planner = self.planner
+            job.begin_ms = max(job.created_ms, job.start_ms or 0)
+            job.plan = self._plan
+
+    def planning(self, job: Job) -> Iterator[None]:
+        """Plan a job whose callback needs its lives, a slice at a time (the intake loop);
+        `admit` then only schedules its reports."""
+        self.prepare(job)
+        if job.callback_url is None or job.planned is not None:
+            return
+        job.route = route_of(job)
+        lives, decided = yield from job.planner.lives_in_slices(job, self.seed)
+        job.versions = dict.fromkeys(decided, 0)
+        job.planned = lives
+
     def admit(self, job: Job) -> None:
-        """Plan a newly accepted (or restored) job: its lives, and what its callback reports."""
-        job.planner = self.planner
-        job.begin_ms = max(job.created_ms, job.start_ms or 0)
-        job.plan = self._plan
+        """Admit a newly accepted (or restored) job: schedule what its callback reports."""
+        self.prepare(job)
         if job.callback_url is not None:
             lives = job.lives  # planned now: its reports must be scheduled
             decided = set(job.versions)

@@ -444,6 +444,27 @@ class Lives:
         lives.set_scripts(range(n), scripts)
         return lives
 
+    @classmethod
+    def concatenate(cls, parts: Sequence[Lives]) -> Lives:
+        """The lives of consecutive groups of messages as one (the widest sets the width)."""
+        if len(parts) == 1:
+            return parts[0]
+        width = max(part.width for part in parts)
+        tables = []
+        for part in parts:
+            table = part.table
+            if part.width < width:
+                padding = np.zeros((width - part.width, part.n), MOMENT_DTYPE)
+                padding["offset"] = NEVER
+                table = np.concatenate([table, padding], axis=0)
+            tables.append(table)
+        derived = tuple(
+            np.concatenate([getattr(part, name) for part in parts])
+            for name in ("first_ms", "final_ms", "final_kind", "final_leg", "final_code")
+        )
+        counts = np.concatenate([part.count for part in parts])
+        return cls(np.concatenate(tables, axis=1), counts, derived)
+
     @property
     def n(self) -> int:
         return int(self.table.shape[1])

@@ -7,7 +7,7 @@ uploading new scenarios never changes a message that was already accepted.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Generator, Iterable, Sequence
 from typing import Any
 
 import numpy as np
@@ -20,6 +20,7 @@ from mock_hyber.engine.rules import CompiledRule, MagicNumber, Rule
 from mock_hyber.model import Job
 
 SMALL_JOB = 16  # up to this many messages, plan one by one: numpy's per-call cost dominates
+PLAN_SLICE = 10_000  # messages planned at a time (a few milliseconds), in every planning
 TEMPLATE_EXCLUDES = ("img", "action", "caption", "file_name", "thumbnail")
 
 
@@ -91,13 +92,30 @@ class Planner:
         """Every message's planned life, and the indexes decided one by one (magic numbers,
         rules, rejected). The profile's draws come from the job's own generator, so the plan
         is a pure function of the seed, the account, the job's number and the request."""
+        planning = self.lives_in_slices(job, seed)
+        while True:
+            try:
+                next(planning)
+            except StopIteration as done:
+                result: tuple[Lives, set[int]] = done.value
+                return result
+
+    def lives_in_slices(self, job: Job, seed: int) -> Generator[None, None, tuple[Lives, set[int]]]:
+        """`lives`, yielding after every PLAN_SLICE messages (the same plans either way)."""
         if job.size <= SMALL_JOB:
             return self._small_lives(job, seed)
         route = job.route
-        legs = draw_legs(
-            self.profile, route, job.size, job_rng(seed, job.client_id, job.number), self.catalogue
-        )
-        lives = compile_lives(legs, route, self.catalogue)
+        rng = job_rng(seed, job.client_id, job.number)
+        parts: list[Lives] = []
+        drawn: list[LegColumns] = []
+        for start in range(0, job.size, PLAN_SLICE):
+            legs = draw_legs(
+                self.profile, route, min(PLAN_SLICE, job.size - start), rng, self.catalogue
+            )
+            drawn.append(legs)
+            parts.append(compile_lives(legs, route, self.catalogue))
+            yield
+        lives = Lives.concatenate(parts)
         decided: dict[int, bytes] = dict.fromkeys(job.rejected, b"")  # no life at all
         for index in self._candidates(job):
             if index in decided:
@@ -105,7 +123,8 @@ class Planner:
             phone = str(int(job.phones[index]))
             chosen = self.rule_for(phone, job.extra_id(index), job.tag, job.channels)
             if chosen is not None:
-                plan = self._plan(chosen, lambda leg, i=index: _drawn(legs, leg, i), route)
+                legs, row = drawn[index // PLAN_SLICE], index % PLAN_SLICE
+                plan = self._plan(chosen, lambda leg, c=legs, i=row: _drawn(c, leg, i), route)
                 decided[index] = compile_plan(plan, route, self.catalogue)
         if decided:
             lives.set_scripts(list(decided), list(decided.values()))
