@@ -138,7 +138,7 @@ class ReportBuilder:
         """The answer of a /batch/sync or /broadcast/sync request, one item per recipient."""
         ids = job.ids.ids_of(job.number, job.size)
         phones = job.phones.tolist()
-        extra_ids = job.extra_ids
+        extra_ids = None if job.extra_ids is None else job.extra_ids.to_list()
         rejected = job.rejected
         items = []
         for index, message_id in enumerate(ids):
@@ -189,7 +189,7 @@ class ReportBuilder:
         ids = job.ids.ids_of(job.number, job.size)
         phones = job.phones.tolist()
         parts = job.sms_parts.tolist()
-        extra_ids = job.extra_ids
+        extra_ids = None if job.extra_ids is None else job.extra_ids.to_list()
         rejected = job.rejected
         by_code = self.catalogue.by_code
         items = []

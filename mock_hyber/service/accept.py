@@ -13,7 +13,7 @@ import numpy as np
 
 from mock_hyber.engine.sms import MAX_SEGMENTS, segment_count
 from mock_hyber.errors import HyberError
-from mock_hyber.model import Job, Rejection
+from mock_hyber.model import Job, Rejection, TextColumn
 from mock_hyber.schemas.limits import CHANNEL_LIMITS, TOP_LEVEL_LIMITS, Limit
 from mock_hyber.schemas.requests import (
     BatchRequest,
@@ -105,7 +105,7 @@ class SendingService:
         job = self._job("single", request, start, 1)
         job.phones = np.array([int(phone)], dtype=np.int64)
         if request.extra_id is not None:
-            job.extra_ids = [request.extra_id]
+            job.extra_ids = TextColumn([request.extra_id])
         job.sms_parts = np.array([self._channel_sms_parts(job)], dtype=np.uint8)
         self.account.accept_job(job)
         return job
@@ -164,7 +164,7 @@ class SendingService:
             yield
         columns.fill(job)
         if any(text is not None for text in texts):
-            job.texts = texts
+            job.texts = TextColumn(texts)
 
     def _broadcast(self, body: Any) -> tuple[Job, Iterator[None]]:
         items = self._recipients(body, "recipients")
@@ -202,7 +202,7 @@ class SendingService:
             yield
         columns.fill(job)
         if template:
-            job.template, job.values = template, values
+            job.template, job.values = template, TextColumn(values)
 
     # -- pieces ---------------------------------------------------------------------------
 
@@ -333,7 +333,7 @@ class _Columns:
         job.sms_parts = np.array(self.sms_parts, dtype=np.uint8)
         job.rejected = self.rejected
         if any(extra_id is not None for extra_id in self.extra_ids):
-            job.extra_ids = self.extra_ids
+            job.extra_ids = TextColumn(self.extra_ids)
 
 
 def _no_collection(body: Any, key: str) -> AbstractContextManager[None]:

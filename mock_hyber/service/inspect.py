@@ -143,8 +143,10 @@ class MessageFilter:
         if self.phone is not None:
             mask &= _phone_column(job, self.phone)
         if self.extra_id is not None:
-            column = job.extra_ids or [None] * job.size
-            mask &= np.fromiter((v == self.extra_id for v in column), bool, job.size)
+            found = np.zeros(job.size, bool)
+            if job.extra_ids is not None:
+                found[job.extra_ids.indexes_of(self.extra_id)] = True
+            mask &= found
         if self.status is not None or self.via is not None:
             states = states_at(job, now_ms)
             if self.status == "final":

@@ -102,16 +102,16 @@ class MemoryStore:
     def by_extra_id(self, extra_id: str) -> list[Found]:
         found: list[Found] = []
         for job in self.jobs.values():
-            column = job.extra_ids
-            if column is not None and extra_id in column:
-                found += [(job, i) for i, value in enumerate(column) if value == extra_id]
+            if job.extra_ids is not None:
+                found += [(job, i) for i in job.extra_ids.indexes_of(extra_id)]
         return found
 
     def latest_by_extra_id(self, extra_id: str) -> Found | None:
         for job in reversed(self.jobs.values()):
-            column = job.extra_ids
-            if column is not None and extra_id in column:
-                return job, len(column) - 1 - column[::-1].index(extra_id)
+            if job.extra_ids is not None:
+                found = job.extra_ids.indexes_of(extra_id)
+                if found:
+                    return job, found[-1]
         return None
 
     def by_phone(self, phone: str) -> list[Found]:

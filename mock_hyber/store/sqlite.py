@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import orjson
 
-from mock_hyber.model import Attempt, Delivery, Job, Rejection
+from mock_hyber.model import Attempt, Delivery, Job, Rejection, TextColumn
 
 SCHEMA_VERSION = 2
 SCHEMA = """
@@ -194,7 +194,7 @@ def _json(value: Any) -> str | None:
 
 
 def _job_row(job: Job) -> tuple[Any, ...]:
-    subs = job.values
+    subs = None if job.values is None else job.values.to_list()
     rejected = {str(i): [r.code, r.text, r.phone] for i, r in job.rejected.items()}
     return (
         job.job_id,
@@ -210,8 +210,8 @@ def _job_row(job: Job) -> tuple[Any, ...]:
         job.division_code,
         job.size,
         job.phones.astype("<i8").tobytes(),
-        _json(job.extra_ids),
-        _json(job.texts),
+        _json(None if job.extra_ids is None else job.extra_ids.to_list()),
+        _json(None if job.texts is None else job.texts.to_list()),
         _json(subs),
         job.sms_parts.astype(np.uint8).tobytes(),
         orjson.dumps(rejected).decode(),
@@ -234,9 +234,9 @@ def _job_from_row(row: tuple[Any, ...]) -> Job:
         division_code=row[10],
         size=row[11],
         phones=np.frombuffer(row[12], "<i8").astype(np.int64),
-        extra_ids=None if row[13] is None else orjson.loads(row[13]),
-        texts=None if row[14] is None else orjson.loads(row[14]),
-        values=subs,
+        extra_ids=None if row[13] is None else TextColumn(orjson.loads(row[13])),
+        texts=None if row[14] is None else TextColumn(orjson.loads(row[14])),
+        values=None if subs is None else TextColumn(subs),
         sms_parts=np.frombuffer(row[16], np.uint8).copy(),
         rejected={int(i): Rejection(*r) for i, r in orjson.loads(row[17]).items()},
     )

@@ -1,0 +1,34 @@
+"""TextColumn: the per-recipient texts of a job held as one str (extra_ids, batch texts,
+broadcast substitutions)."""
+
+from __future__ import annotations
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from mock_hyber.model import TextColumn
+
+
+def test_values_come_back_as_given() -> None:
+    values = ["AD-1", None, "", "Привіт 👋", "AD-1"]
+    column = TextColumn(values)
+    assert len(column) == 5
+    assert [column[i] for i in range(5)] == values
+    assert column.to_list() == values
+
+
+def test_indexes_of_finds_whole_values_only() -> None:
+    column = TextColumn(["1", "11", "21", None, "1", "", "x1y"])
+    assert column.indexes_of("1") == [0, 4]
+    assert column.indexes_of("11") == [1]
+    assert column.indexes_of("") == [5]
+    assert column.indexes_of("2") == []
+
+
+@given(st.lists(st.one_of(st.none(), st.text(max_size=6, alphabet="ab1é")), max_size=40))
+def test_a_column_agrees_with_the_list_it_was_made_from(values: list[str | None]) -> None:
+    column = TextColumn(values)
+    assert column.to_list() == values
+    assert [column[i] for i in range(len(values))] == values
+    for probe in {value for value in values if value is not None} | {"a", "zz"}:
+        assert column.indexes_of(probe) == [i for i, v in enumerate(values) if v == probe]
