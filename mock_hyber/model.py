@@ -53,9 +53,15 @@ class TextColumn:
     each ends, with None where a recipient has none: a few bytes per recipient, instead of
     a str object each (about 60 bytes) scattered over the heap."""
 
-    __slots__ = ("_ends", "_missing", "_text")
+    __slots__ = ("_ends", "_missing", "_small", "_text")
+
+    SMALL = 16  # up to this many values, a plain tuple (numpy's per-call cost would dominate)
 
     def __init__(self, values: Sequence[str | None]) -> None:
+        self._small: tuple[str | None, ...] | None = None
+        if len(values) <= self.SMALL:
+            self._small = tuple(values)
+            return
         self._text = "".join(value for value in values if value is not None)
         lengths = np.fromiter(
             (0 if value is None else len(value) for value in values), np.int64, len(values)
@@ -66,9 +72,11 @@ class TextColumn:
         self._missing = missing if missing.any() else None
 
     def __len__(self) -> int:
-        return len(self._ends)
+        return len(self._small) if self._small is not None else len(self._ends)
 
     def __getitem__(self, index: int) -> str | None:
+        if self._small is not None:
+            return self._small[index]
         if self._missing is not None and self._missing[index]:
             return None
         end = int(self._ends[index])
@@ -76,6 +84,8 @@ class TextColumn:
 
     def to_list(self) -> list[str | None]:
         """Every value, at once (faster than indexing one by one)."""
+        if self._small is not None:
+            return list(self._small)
         ends = self._ends.tolist()
         text = self._text
         values: list[str | None] = []
@@ -90,6 +100,8 @@ class TextColumn:
 
     def indexes_of(self, value: str) -> list[int]:
         """Where `value` is held, in order."""
+        if self._small is not None:
+            return [index for index, held in enumerate(self._small) if held == value]
         if not value:
             empty = np.diff(self._ends.astype(np.int64), prepend=0) == 0
             if self._missing is not None:

@@ -32,3 +32,12 @@ def test_a_column_agrees_with_the_list_it_was_made_from(values: list[str | None]
     assert [column[i] for i in range(len(values))] == values
     for probe in {value for value in values if value is not None} | {"a", "zz"}:
         assert column.indexes_of(probe) == [i for i, v in enumerate(values) if v == probe]
+
+
+@given(st.lists(st.one_of(st.none(), st.text(max_size=4, alphabet="ab1")), min_size=20))
+def test_large_columns_agree_too(values: list[str | None]) -> None:
+    column = TextColumn(values)  # above TextColumn.SMALL: the packed form
+    assert column.to_list() == values
+    assert [column[i] for i in range(len(values))] == values
+    for probe in {value for value in values if value is not None}:
+        assert column.indexes_of(probe) == [i for i, v in enumerate(values) if v == probe]
