@@ -39,12 +39,22 @@ def final_counts(job: Job, now_ms: int) -> tuple[dict[tuple[str, str], int], boo
 class _Levels(Collector):
     """Values read at scrape time: nothing to keep up to date on the hot paths. Final statuses
     are derived from the plans at each account's virtual time; a job whose every message has
-    settled is counted once and remembered."""
+    settled is counted once and remembered, and a planned job that is dropped (retention,
+    reset) keeps counting what had settled by then, so the counter never goes down."""
 
     def __init__(self, backend: Backend, queue_depth: Any) -> None:
         self.backend = backend
         self.queue_depth = queue_depth
         self._settled: dict[Job, dict[tuple[str, str], int]] = {}
+        self._retired: dict[tuple[str, str], int] = {}
+
+    def on_removed(self, job: Job, now_ms: int) -> None:
+        """A job is dropped: keep its final statuses (known only if it was ever planned)."""
+        counts = self._settled.pop(job, None)
+        if counts is None and job.planned is not None:
+            counts, _ = final_counts(job, now_ms)
+        for key, count in (counts or {}).items():
+            self._retired[key] = self._retired.get(key, 0) + count
 
     def _finals(self) -> CounterMetricFamily:
         family = CounterMetricFamily(
@@ -52,7 +62,7 @@ class _Levels(Collector):
             "Messages with a final status, by channel (of the jobs held)",
             labels=["channel", "status"],
         )
-        totals: dict[tuple[str, str], int] = {}
+        totals: dict[tuple[str, str], int] = dict(self._retired)
         held: set[Job] = set()
         for account in self.backend.accounts.values():
             now_ms = account.clock.now_ms()
@@ -139,7 +149,11 @@ class Metrics:
             buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
         )
         self._queue_depth: Any = lambda: 0
-        r.register(_Levels(backend, lambda: self._queue_depth()))
+        self._levels = _Levels(backend, lambda: self._queue_depth())
+        r.register(self._levels)
+
+    def on_removed(self, job: Job, now_ms: int) -> None:
+        self._levels.on_removed(job, now_ms)
 
     def watch_queue(self, depth: Any) -> None:
         self._queue_depth = depth

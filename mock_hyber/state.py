@@ -101,6 +101,11 @@ class AccountState:
         restart the random streams. The same requests after a reset give the same results."""
         if self.backend.journal is not None:
             self.backend.journal.forget_account(self.client_id)
+        if self.backend.removal_listeners:
+            now_ms = self.clock.now_ms()
+            for job in self.store.held_jobs():
+                for listener in self.backend.removal_listeners:
+                    listener(job, now_ms)
         self.store.reset()
         self.outbox.reset()
         self.api_faults.set([])
@@ -161,9 +166,11 @@ class AccountState:
             settings.retention_max_callbacks,
             int(settings.retention_max_age * 1000),
         )
-        jobs, deliveries = select_expired(
-            self.store, self.outbox.deliveries, limits, self.clock.now_ms()
-        )
+        now_ms = self.clock.now_ms()
+        jobs, deliveries = select_expired(self.store, self.outbox.deliveries, limits, now_ms)
+        for job in jobs:
+            for listener in self.backend.removal_listeners:
+                listener(job, now_ms)
         journal = self.backend.journal
         if journal is not None:
             if jobs:
@@ -231,6 +238,7 @@ class Backend:
         self.changes = Changes()
         self.delivery_ids = Counter()
         self.job_listeners: list[Any] = []  # called with each accepted job (metrics)
+        self.removal_listeners: list[Any] = []  # called with each dropped job and the time
         self.startup_scenarios = (
             load_scenarios(settings.scenarios_file) if settings.scenarios_file else ScenarioFile()
         )

@@ -211,3 +211,26 @@ def test_level_gauges_follow_the_store_the_engine_and_the_callbacks(http: httpx.
         reset = scrape(http)
         assert value(reset, "mock_hyber_stored_messages", client_id="1001") == 0
         assert value(reset, "mock_hyber_stored_jobs", client_id="1001") == 0
+
+
+def test_final_statuses_never_go_down_when_retention_drops_a_job() -> None:
+    """Final statuses are derived from the plans of the jobs held; a job retention drops keeps
+    counting what had settled, so the counter only grows."""
+    settings = Settings(
+        accounts="1001:alice:secret",
+        seed=5,
+        clock_frozen=True,
+        clock_start=START,
+        retention_max_messages=3,
+    )
+    final = "mock_hyber_messages_final_total"
+    with LiveServer(settings) as live, httpx.Client(base_url=live.url, timeout=30) as http:
+        assert post_batch(http, batch_body(None, [DELIVERED, DELIVERED])).status_code == 200
+        advance(http, 5)
+        first = scrape(http)
+        assert value(first, final, channel="viber", status="delivered") == 2
+        assert post_batch(http, batch_body(None, [DELIVERED, DELIVERED])).status_code == 200
+        assert http.get("/_mock/jobs").json()["total"] == 1  # the first job was dropped
+        advance(http, 5)
+        second = scrape(http)
+        assert value(second, final, channel="viber", status="delivered") == 4

@@ -37,6 +37,7 @@ class Loops:
         self.collector = Collector() if freeze_held_data else None
         self.intake = Intake(accounts)
         backend.job_listeners.append(metrics.on_job)
+        backend.removal_listeners.append(metrics.on_removed)
         for account in accounts:
             account.engine.on_schedule = self.runner.wake
             account.outbox.wake = self.dispatcher.wake

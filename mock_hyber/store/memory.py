@@ -60,6 +60,10 @@ class MemoryStore:
             del self._filling[job]
             done(job)
 
+    def held_jobs(self) -> list[Job]:
+        """Every job held, filling ones included (without finishing them)."""
+        return list(self._jobs.values())
+
     @property
     def job_count(self) -> int:
         """How many jobs are held, filling ones included (without finishing them)."""
