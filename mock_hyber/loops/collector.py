@@ -12,9 +12,10 @@ runs only in a process the mock owns (`mock-hyber serve`), never in a host progr
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import gc
 import logging
+
+from mock_hyber.loops.task import Loop
 
 log = logging.getLogger("mock_hyber")
 INTERVAL = 1.0  # real seconds between freezes
@@ -30,23 +31,13 @@ def thaw() -> None:
     gc.unfreeze()
 
 
-class Collector:
-    def __init__(self) -> None:
-        self._task: asyncio.Task[None] | None = None
+class Collector(Loop):
+    name = "gc-freeze"
 
-    def start(self) -> None:
-        self._task = asyncio.get_running_loop().create_task(self._run(), name="gc-freeze")
-
-    async def _run(self) -> None:
+    async def run(self) -> None:
         while True:
             await asyncio.sleep(INTERVAL)
             try:
                 freeze_survivors()
             except Exception:  # never expected; the loop must not die silently
                 log.exception("freezing the held data failed")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task

@@ -5,28 +5,27 @@ still filling finishes it first (see store.memory), so nothing is ever seen half
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Iterable
 
+from mock_hyber.loops.task import Loop
 from mock_hyber.state import AccountState
 
 log = logging.getLogger("mock_hyber")
 
 
-class Intake:
+class Intake(Loop):
+    name = "intake"
+
     def __init__(self, accounts: Iterable[AccountState]) -> None:
+        super().__init__()
         self.accounts = list(accounts)
         self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
 
     def wake(self) -> None:
         self._wake.set()
 
-    def start(self) -> None:
-        self._task = asyncio.get_running_loop().create_task(self._run(), name="intake")
-
-    async def _run(self) -> None:
+    async def run(self) -> None:
         while True:
             await self._wake.wait()
             self._wake.clear()
@@ -39,9 +38,3 @@ class Intake:
                     except Exception:  # a bug: logged, and the job is finished by its reader
                         log.exception("filling a job of account %s failed", account.client_id)
                 await asyncio.sleep(0)  # requests get their turn between slices
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task

@@ -12,6 +12,7 @@ import contextlib
 import logging
 from collections.abc import Iterable
 
+from mock_hyber.loops.task import Loop
 from mock_hyber.state import AccountState
 
 SLICE = 1000  # messages per slice before other requests get a turn
@@ -20,23 +21,16 @@ MAX_SLEEP = 1.0  # seconds; a safety net, wake-ups normally come from `wake()`
 log = logging.getLogger("mock_hyber.engine")
 
 
-class Runner:
+class Runner(Loop):
+    name = "mock-hyber-engine"
+
     def __init__(self, accounts: Iterable[AccountState]) -> None:
+        super().__init__()
         self.accounts = list(accounts)
         self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
 
     def wake(self) -> None:
         self._wake.set()
-
-    def start(self) -> None:
-        self._task = asyncio.get_running_loop().create_task(self._run(), name="mock-hyber-engine")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
 
     def run_slice(self) -> bool:
         """Run due work of every account; True when all of it is done."""
@@ -58,7 +52,7 @@ class Runner:
                 wait = min(wait, seconds)
         return wait
 
-    async def _run(self) -> None:
+    async def run(self) -> None:
         while True:
             try:
                 done = self.run_slice()
