@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from mock_hyber.config import Settings
 from mock_hyber.testing.server import LiveServer
@@ -401,3 +402,42 @@ def test_the_memory_store_forgets_everything_on_restart(tmp_path: Path) -> None:
         answer = http.get(f"/1001/status/{job_id}", auth=AUTH)
         assert answer.status_code == 404 and answer.json()["error_code"] == 11008
     assert not list(tmp_path.iterdir())
+
+
+# -- what v2 keeps: inputs, not progress --------------------------------------------------------
+
+
+def test_a_forced_transition_survives_a_crash(tmp_path: Path) -> None:
+    """A forced transition is input, like an accepted job: committed before the answer, and
+    replayed over the plans after a restart."""
+    server = frozen(tmp_path)
+    with server:
+        with server.client() as http:
+            (item,) = send_sync(http, batch(["380671234567"], viber_ttl=60))
+            forced = http.post(
+                f"/_mock/messages/{item['message_id']}/transition",
+                json={"status": "failed", "code": 36037},
+            )
+            assert forced.status_code == 200, forced.text
+        server.kill()
+        server.start()
+        with server.client() as http:
+            view = http.get(f"/_mock/messages/{item['message_id']}").json()
+            assert view["state"] == "failed"
+            assert view["report"]["hyber_status"] == 36037
+            assert view["plan"]["source"] == "forced"
+
+
+def test_a_store_written_in_another_format_is_refused_with_a_clear_message(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "mock.db"
+    with sqlite3.connect(path) as old:
+        old.execute("CREATE TABLE messages (message_id TEXT PRIMARY KEY)")
+    server = persistent(tmp_path)
+    try:
+        with pytest.raises(RuntimeError, match="another version of mock_hyber") as refused:
+            server.start()
+    finally:
+        server.kill()
+    assert "Traceback" not in str(refused.value)  # a start-up error, not a crash
