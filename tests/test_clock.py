@@ -339,3 +339,52 @@ def test_malformed_body_is_a_hyber_error(control: httpx.Client) -> None:
     )
     assert response.status_code == 400
     assert set(response.json()) == {"error_code", "error_text"}
+
+
+# -- bounded inputs: a refused control call changes nothing ------------------------------------
+
+
+@pytest.mark.parametrize("speed", [1e308, 1_000_001, 1e12])
+def test_an_out_of_range_speed_is_refused_and_changes_nothing(
+    control: httpx.Client, speed: float
+) -> None:
+    before = clocks(control.get("/clock"))
+    answer = control.post("/clock", json={"speed": speed, "client_id": "1002"})
+    assert "speed" in assert_error(answer, 400, 11002)
+    assert clocks(control.get("/clock")) == before
+
+
+@pytest.mark.parametrize("seconds", [1e15, 3.2e9])
+def test_an_advance_past_the_range_is_refused_and_changes_nothing(
+    control: httpx.Client, seconds: float
+) -> None:
+    answer = control.post("/clock/advance", json={"seconds": seconds, "client_id": "1001"})
+    assert "seconds" in assert_error(answer, 400, 11002)
+    assert clocks(control.get("/clock"))["1001"]["now_ms"] == START_MS
+    assert control.get("/jobs", params={"client_id": "1001"}).status_code == 200
+
+
+def test_an_advance_that_would_pass_the_year_9000_moves_no_account(control: httpx.Client) -> None:
+    ninety_years = 90 * 365 * 86400
+    for _ in range(77):  # 2026 + 77 × 90 years = 8956
+        control.post("/clock/advance", json={"seconds": ninety_years, "client_id": "1002"})
+    near_end = clocks(control.get("/clock"))
+    answer = control.post("/clock/advance", json={"seconds": ninety_years})  # both accounts
+    assert "9000" in assert_error(answer, 400, 11002)
+    assert clocks(control.get("/clock")) == near_end  # 1001 could, but did not, move either
+
+
+def test_the_largest_speed_still_runs_the_simulation(control: httpx.Client) -> None:
+    answer = control.post("/clock", json={"speed": 1_000_000, "frozen": False})
+    assert answer.status_code == 200, answer.text
+    assert clocks(control.get("/clock"))["1001"]["speed"] == 1_000_000
+    control.post("/clock/freeze").raise_for_status()
+
+
+def test_the_clock_refuses_what_it_cannot_represent(real: FakeMonotonic) -> None:
+    vc = clock(real)
+    with pytest.raises(ClockError):
+        vc.set_speed(1e308)
+    with pytest.raises(ClockError):
+        vc.advance(1e15)
+    assert vc.speed == 1.0 and vc.now_ms() == START_MS

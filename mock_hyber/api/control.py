@@ -18,7 +18,7 @@ from mock_hyber.api.responses import OrjsonResponse
 from mock_hyber.api_faults import ApiFault
 from mock_hyber.callbacks.faults import CallbackFaults
 from mock_hyber.callbacks.outbox import delivery_view
-from mock_hyber.engine.clock import ClockError
+from mock_hyber.engine.clock import MAX_ADVANCE, MAX_SPEED, ClockError
 from mock_hyber.engine.evaluate import message_at
 from mock_hyber.engine.force import TransitionError, forced_script
 from mock_hyber.engine.rules import parse_scenarios
@@ -88,8 +88,8 @@ class ClockChange(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     client_id: str | None = None
-    seconds: float | None = Field(None, ge=0)
-    speed: float | None = Field(None, gt=0)
+    seconds: float | None = Field(None, ge=0, le=MAX_ADVANCE)
+    speed: float | None = Field(None, gt=0, le=MAX_SPEED)
     frozen: bool | None = None
     wait_callbacks: bool = Field(False, description="answer once due callbacks were tried")
     timeout: float = Field(10.0, gt=0, le=300)
@@ -191,11 +191,13 @@ async def advance_clock(request: Request, client_id: str | None = None) -> Orjso
     change, accounts = await _clock_change(request, client_id)
     if change.seconds is None:
         raise HyberError.named("missing_parameter", "seconds")
-    for account in accounts:
+    for account in accounts:  # every account can, or none moves: a refusal changes nothing
         try:
-            account.clock.advance(change.seconds)
+            account.clock.check_advance(change.seconds)
         except ClockError as exc:
             raise HyberError.named("invalid_parameter", f"seconds: {exc}") from None
+    for account in accounts:
+        account.clock.advance(change.seconds)
     return await _after_clock_change(request, change, accounts)
 
 

@@ -20,6 +20,16 @@ class ClockError(ValueError):
     pass
 
 
+MAX_SPEED = 1_000_000.0  # virtual seconds per real second
+MAX_ADVANCE = 100 * 365 * 86400.0  # seconds one advance may move: 100 years
+LATEST_MS = 221_876_841_600_000  # 9000-12-31 UTC: reports and ISO times stay representable
+
+
+def check_speed(speed: float) -> None:
+    if not 0 < speed <= MAX_SPEED:
+        raise ClockError(f"speed must be above 0 and at most {MAX_SPEED:,.0f}")
+
+
 class VirtualClock:
     def __init__(
         self,
@@ -29,8 +39,7 @@ class VirtualClock:
         monotonic: Callable[[], float] = time.monotonic,
         wall: Callable[[], float] = time.time,
     ) -> None:
-        if speed <= 0:
-            raise ClockError("speed must be above 0 (freeze the clock to stop it)")
+        check_speed(speed)
         self._monotonic = monotonic
         self._anchor_real = monotonic()
         # Whole milliseconds: advancing by 0.1 s ten times lands exactly on a second.
@@ -59,8 +68,7 @@ class VirtualClock:
         self._anchor_real = self._monotonic()
 
     def set_speed(self, speed: float) -> None:
-        if speed <= 0:
-            raise ClockError("speed must be above 0 (freeze the clock to stop it)")
+        check_speed(speed)
         self._reanchor()
         self._speed = float(speed)
 
@@ -72,9 +80,17 @@ class VirtualClock:
         self._reanchor()
         self._frozen = False
 
-    def advance(self, seconds: float) -> None:
+    def check_advance(self, seconds: float) -> None:
+        """Raise ClockError, changing nothing, if `advance(seconds)` cannot be done."""
         if seconds < 0:
             raise ClockError("the clock cannot go back: seconds must be >= 0")
+        if seconds > MAX_ADVANCE:
+            raise ClockError(f"seconds must be at most {MAX_ADVANCE:,.0f} (100 years)")
+        if self.now_ms() + round(seconds * 1000) > LATEST_MS:
+            raise ClockError("the clock cannot go past the year 9000")
+
+    def advance(self, seconds: float) -> None:
+        self.check_advance(seconds)
         self._reanchor()
         self._anchor_ms += round(seconds * 1000)
 
