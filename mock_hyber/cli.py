@@ -26,7 +26,10 @@ def _serve(args: argparse.Namespace) -> int:
         settings = load_settings(
             args.config, host=args.host, port=args.port, seed=args.seed, log_level=args.log_level
         )
-    except (ValidationError, ValueError, OSError) as exc:
+    except ValidationError as exc:
+        print(f"mock-hyber: bad configuration: {describe(exc)}", file=sys.stderr)
+        return 2
+    except (ValueError, OSError) as exc:
         print(f"mock-hyber: bad configuration: {exc}", file=sys.stderr)
         return 2
     config = log_config(settings.log_level, settings.log_format)
@@ -54,6 +57,16 @@ def _serve(args: argparse.Namespace) -> int:
         timeout_graceful_shutdown=settings.shutdown_grace,
     )
     return 0
+
+
+def describe(error: ValidationError) -> str:
+    """Each problem as `field: what is wrong`, without the values given: a setting such as
+    `accounts` holds passwords, and a start-up error must never print them."""
+    problems = []
+    for item in error.errors(include_input=False, include_url=False, include_context=False):
+        where = ".".join(str(part) for part in item["loc"]) or "settings"
+        problems.append(f"{where}: {item['msg']}")
+    return "; ".join(problems)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -362,3 +362,33 @@ def test_sigterm_lets_the_in_flight_request_finish(run: Run) -> None:
 
 def test_sigterm_exits_with_status_0(run: Run) -> None:
     assert run.exit_code == 0
+
+
+@pytest.mark.parametrize(
+    "accounts",
+    [
+        "1001:alice:s3cret-one,1001:bob:s3cret-two",  # duplicate client_id
+        '[{"client_id": "1001", "login": "a", "password": "s3cret-one", "bogus": 1}]',
+        "1001:alice:s3cret-one,x:bob:s3cret-two",  # a client_id that is not a number
+    ],
+)
+def test_a_configuration_error_never_prints_a_password(accounts: str) -> None:
+    """A bad MOCK_HYBER_ACCOUNTS stops the server with a one-line error naming the problem,
+    and without echoing the value (it holds passwords)."""
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MOCK_HYBER_")}
+    env["MOCK_HYBER_ACCOUNTS"] = accounts
+    done = subprocess.run(
+        [sys.executable, "-m", "mock_hyber", "serve", "--port", "0"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2
+    assert "bad configuration: accounts" in done.stderr
+    assert "s3cret" not in done.stderr + done.stdout
+    assert len(done.stderr.strip().splitlines()) == 1
