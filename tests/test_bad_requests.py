@@ -599,6 +599,20 @@ CASES = [
         "callback_url",
         body=batch(("callback_url", "https:///dr")),
     ),
+    *[
+        Case(
+            f"callback_url_{name}", 400, INVALID, "callback_url", body=batch(("callback_url", url))
+        )
+        for name, url in (
+            ("port_99999", "http://receiver.example:99999/dr"),
+            ("port_0", "http://receiver.example:0/dr"),
+            ("port_not_a_number", "http://receiver.example:80a/dr"),
+            ("backslash_in_host", "http://exa\\mple.com/dr"),
+            ("host_with_a_comma", "http://a,b.example/dr"),
+            ("host_label_starting_with_a_dash", "http://-bad.example/dr"),
+            ("empty_label", "http://a..example/dr"),
+        )
+    ],
     Case("tag_65", 400, INVALID, "tag", body=batch(("tag", "t" * 65))),
     Case(
         "division_code_101", 400, INVALID, "division_code", body=batch(("division_code", "d" * 101))
@@ -916,3 +930,20 @@ def test_the_server_is_still_healthy_and_accepting(server: LiveServer, alice: ht
     assert [item["accepted"] for item in response.json()["messages"]] == [True, True]
     single = alice.post(f"{server.url}/1001", json=single_body())
     assert single.status_code == 200 and list(single.json()) == ["message_id"]
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://receiver:9000/dr",
+        "http://my_receiver/dr",  # compose service names may hold underscores
+        "http://[::1]:8080/dr",
+        "https://example.com:65535/dr?x=1",
+        "http://127.0.0.1:1/dr",
+        "https://hooks.example.com./dr",
+    ],
+)
+def test_a_deliverable_callback_url_is_accepted(server: LiveServer, url: str) -> None:
+    case = Case("ok", 200, 0, body=batch(("callback_url", url)))
+    response = post(server, case)
+    assert response.status_code == 200, response.text

@@ -3,6 +3,8 @@ HyberError naming the offending field. Per-recipient checks live in `recipients.
 
 from __future__ import annotations
 
+import ipaddress
+import re
 from collections.abc import Sequence
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
@@ -93,20 +95,41 @@ def _check_content(channel: str, options: BaseModel, text_from_items: bool) -> N
 
 
 def check_callback_url(url: str | None, allowed_hosts: Sequence[str] = ()) -> None:
-    """An http(s) URL; on a shared instance, only to the hosts allowed (`*.` wildcards)."""
+    """An http(s) URL that can be delivered to: a well-formed host name or IP address and a
+    port within 1-65535 (no DNS look-up: the spec's examples name hosts that need not
+    resolve); on a shared instance, only to the hosts allowed (`*.` wildcards)."""
     if url is None:
         return
     try:
         parts = urlsplit(url)
-        scheme, host = parts.scheme, parts.hostname
-    except ValueError:  # e.g. a broken IPv6 literal
-        scheme, host = "", None
+        scheme, host, port = parts.scheme, parts.hostname, parts.port
+    except ValueError:  # a broken IPv6 literal, a port out of range or not a number
+        scheme, host, port = "", None, None
     if scheme not in ("http", "https") or not host or any(c.isspace() for c in url):
         raise HyberError.named("invalid_parameter", "callback_url: must be an http(s) URL")
+    if port == 0 or not _well_formed_host(host):
+        raise HyberError.named(
+            "invalid_parameter", "callback_url: needs a well-formed host and a port in 1-65535"
+        )
     if allowed_hosts and not any(host_allowed(host, rule) for rule in allowed_hosts):
         raise HyberError.named(
             "invalid_parameter", f"callback_url: host {host} is not allowed here"
         )
+
+
+_LABEL = re.compile(r"[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?")
+
+
+def _well_formed_host(host: str) -> bool:
+    """A DNS name (labels of letters, digits, `-` and `_`, a dash neither first nor last) or
+    an IP address."""
+    try:
+        ipaddress.ip_address(host)
+        return True
+    except ValueError:
+        pass
+    labels = host[:-1].split(".") if host.endswith(".") else host.split(".")
+    return len(host) <= 253 and all(_LABEL.fullmatch(label) for label in labels)
 
 
 def host_allowed(host: str, rule: str) -> bool:
