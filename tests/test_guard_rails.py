@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 import threading
 import time
 from collections.abc import Iterator
@@ -392,3 +393,37 @@ def test_a_configuration_error_never_prints_a_password(accounts: str) -> None:
     assert "bad configuration: accounts" in done.stderr
     assert "s3cret" not in done.stderr + done.stdout
     assert len(done.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    ("path", "auth"),
+    [("/1001/batch", "Basic YWxpY2U6c2VjcmV0"), ("/_mock/scenarios", None)],
+)
+def test_an_aborted_upload_is_one_info_line_not_an_error(
+    caplog: pytest.LogCaptureFixture, path: str, auth: str | None
+) -> None:
+    """The client promises 10,000 bytes, sends 20 and hangs up: the mock logs one INFO line,
+    no ERROR (the pytest plugin fails a test on the mock's errors), and keeps serving."""
+    import socket
+    import time
+
+    settings = Settings(accounts="1001:alice:secret", seed=1, clock_frozen=True)
+    with LiveServer(settings) as live, caplog.at_level(logging.INFO, logger="mock_hyber"):
+        port = int(live.url.rsplit(":", 1)[1])
+        method = "PUT" if path.startswith("/_mock") else "POST"
+        head = f"{method} {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        if auth:
+            head += f"Authorization: {auth}\r\n"
+        head += "Content-Length: 10000\r\n\r\n"
+        with socket.create_connection(("127.0.0.1", port)) as sock:
+            sock.sendall(head.encode() + b'{"messages": [')
+            time.sleep(0.2)
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and not any(
+            "closed the connection" in r.getMessage() for r in caplog.records
+        ):
+            time.sleep(0.02)
+        assert httpx.get(f"{live.url}/_mock/health").status_code == 200
+    mine = [r for r in caplog.records if r.name.startswith("mock_hyber")]
+    assert [r.levelname for r in mine if r.levelno >= logging.WARNING] == []
+    assert len([r for r in mine if "closed the connection" in r.getMessage()]) == 1

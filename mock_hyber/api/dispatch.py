@@ -18,12 +18,12 @@ from typing import Any
 
 from fastapi.params import Depends
 from fastapi.routing import APIRoute
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute
 
 from mock_hyber.api.deps import authenticated_account, json_body
-from mock_hyber.api.errors import error_response
+from mock_hyber.api.errors import CLIENT_CLOSED, error_response, log_disconnect
 from mock_hyber.errors import HyberError
 
 _SENDS = frozenset(("", "/batch", "/batch/sync", "/broadcast", "/broadcast/sync"))
@@ -107,6 +107,9 @@ class ProviderTable:
             response = await endpoint.call(account=account, **params)
         except HyberError as error:
             response = error_response(error.in_catalogue(request.app.state.backend.catalogue))
+        except ClientDisconnect:
+            log_disconnect(scope)
+            return CLIENT_CLOSED
         except Exception:  # a bug: answered in Hyber's shape, and logged (the plugin fails on it)
             log.exception("unexpected error on %s %s", scope["method"], scope["path"])
             response = error_response(HyberError.named("internal_error"))

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 from starlette.responses import Response
 
 from mock_hyber.api.fault_injection import DroppedConnection
@@ -56,7 +58,22 @@ async def _validation(_: Request, exc: Exception) -> Response:
     return error_response(HyberError.named("invalid_parameter", detail))
 
 
+CLIENT_CLOSED = 499  # the status metrics record for a request its client gave up on
+
+
+def log_disconnect(scope: Any) -> None:
+    """A client that aborts its upload is not an error of the mock: one INFO line."""
+    log.info(
+        "%s %s: the client closed the connection before sending its whole request",
+        scope.get("method"),
+        scope.get("path"),
+    )
+
+
 async def _unexpected(request: Request, exc: Exception) -> Response:
+    if isinstance(exc, ClientDisconnect):
+        log_disconnect(request.scope)
+        return Response(status_code=CLIENT_CLOSED)  # nobody is there to read it
     if not isinstance(exc, DroppedConnection):  # an injected fault, not an error
         log.exception("unexpected error on %s %s", request.method, request.url.path)
     return error_response(HyberError.named("internal_error"))
