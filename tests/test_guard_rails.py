@@ -427,3 +427,27 @@ def test_an_aborted_upload_is_one_info_line_not_an_error(
     mine = [r for r in caplog.records if r.name.startswith("mock_hyber")]
     assert [r.levelname for r in mine if r.levelno >= logging.WARNING] == []
     assert len([r for r in mine if "closed the connection" in r.getMessage()]) == 1
+
+
+def test_an_oversized_chunked_body_gets_413_while_a_drop_fault_is_set() -> None:
+    """A drop fault reads the request before cutting its answer; a streamed body over the
+    limit still gets the Hyber 413, not a 500 (issue 10, finding 9)."""
+    settings = Settings(accounts="1001:alice:secret", seed=1, max_body_bytes=1024)
+    with LiveServer(settings) as live, httpx.Client(base_url=live.url, timeout=10) as http:
+        faults = {"api": [{"endpoint": "batch", "drop": True}]}
+        http.put("/_mock/faults", json=faults).raise_for_status()
+
+        def chunks() -> Iterator[bytes]:  # no Content-Length: the size shows only in transit
+            yield b'{"messages": ['
+            for _ in range(50):
+                yield b'{"phone_number": 380961111111, "text": "' + b"x" * 100 + b'"},'
+            yield b"{}]}"
+
+        answer = http.post(
+            "/1001/batch",
+            content=chunks(),
+            auth=("alice", "secret"),
+            headers={"Content-Type": "application/json"},
+        )
+        assert answer.status_code == 413, answer.text
+        assert answer.json()["error_code"] == 10413

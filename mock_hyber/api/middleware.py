@@ -135,7 +135,11 @@ class Gateway:
             account = self.backend.account(client_id) if fault else None
             if account is not None and account.api_faults.faults:
                 hit = account.api_faults.hit(fault)  # type: ignore[arg-type]
-                if hit is not None and await apply_fault(hit, limited, send):
+                try:
+                    if hit is not None and await apply_fault(hit, limited, send):
+                        return
+                except HyberError as error:  # a drop fault reading a body over the limit
+                    await send_error(send, error.in_catalogue(self.backend.catalogue))
                     return
             found = self.provider.find(method, rest) if path == f"/{client_id}{rest}" else None
             if found is not None:
