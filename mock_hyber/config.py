@@ -112,6 +112,7 @@ class Settings(BaseSettings):
     callback_concurrency: int = Field(16, ge=1, le=1000)
     callback_queue_size: int = Field(1000, ge=1)
     callback_allowed_hosts: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    callback_block_loopback: bool = Field(False, description="refuse loopback destinations too")
 
     @field_validator("accounts", mode="before")
     @classmethod

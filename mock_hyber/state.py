@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from mock_hyber.api_faults import ApiFaults
+from mock_hyber.callbacks.destinations import Destinations
 from mock_hyber.callbacks.outbox import Outbox
 from mock_hyber.callbacks.policy import CallbackPolicy
 from mock_hyber.changes import Changes
@@ -237,6 +238,12 @@ class Backend:
         self.magic = load_magic()
         self.changes = Changes()
         self.delivery_ids = Counter()
+        self.destinations = Destinations(
+            settings.callback_allowed_hosts,
+            settings.port,
+            settings.host,
+            settings.callback_block_loopback,
+        )
         self.job_listeners: list[Any] = []  # called with each accepted job (metrics)
         self.removal_listeners: list[Any] = []  # called with each dropped job and the time
         self.startup_scenarios = (

@@ -283,14 +283,15 @@ class Outbox:
                 return True
         return False
 
-    def record(self, delivery: Delivery, attempt: Attempt) -> None:
-        """The dispatcher's account of one attempt: done, or retried later, or failed."""
+    def record(self, delivery: Delivery, attempt: Attempt, final: bool = False) -> None:
+        """The dispatcher's account of one attempt: done, or retried later, or failed (at
+        once when `final`: a destination refused by policy is not retried)."""
         delivery.attempts.append(attempt)
         if attempt.status_code is not None and 200 <= attempt.status_code < 300:
             delivery.status = DELIVERED
             self._changed(delivery)
             return
-        if delivery.round_attempts >= self.policy.max_attempts:
+        if final or delivery.round_attempts >= self.policy.max_attempts:
             delivery.status = FAILED
             self._changed(delivery)
             return

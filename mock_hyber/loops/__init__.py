@@ -31,7 +31,9 @@ class Loops:
     ) -> None:
         accounts = list(backend.accounts.values())
         self.runner = Runner(accounts)
-        self.dispatcher = Dispatcher(accounts, backend.settings, transport, metrics)
+        self.dispatcher = Dispatcher(
+            accounts, backend.settings, transport, metrics, backend.destinations
+        )
         self.flusher = Flusher(backend)
         self.retention = Retention(backend)
         self.collector = Collector() if freeze_held_data else None

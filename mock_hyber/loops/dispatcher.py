@@ -14,6 +14,7 @@ import time
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
+from mock_hyber.callbacks.destinations import Destinations
 from mock_hyber.callbacks.senders import Sender, SendError, make_sender
 from mock_hyber.callbacks.signing import SIGNATURE_HEADER, signature
 from mock_hyber.config import Settings
@@ -35,10 +36,17 @@ class Dispatcher:
         settings: Settings,
         transport: httpx.AsyncBaseTransport | None = None,
         metrics: Metrics | None = None,
+        destinations: Destinations | None = None,
     ) -> None:
         self.accounts = list(accounts)
         self.metrics = metrics
         self.settings = settings
+        self.destinations = destinations or Destinations(
+            settings.callback_allowed_hosts,
+            settings.port,
+            settings.host,
+            settings.callback_block_loopback,
+        )
         self._transport = transport
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
@@ -129,17 +137,22 @@ class Dispatcher:
         status_code: int | None = None
         error: str | None = None
         assert self._sender is not None
-        try:
-            status_code = await self._sender.post(delivery.url, delivery.body, headers)
-            if not 200 <= status_code < 300:
-                error = f"HTTP {status_code}"
-        except SendError as exc:
-            error = str(exc)
+        # Checked at every send: restored deliveries and redeliveries were accepted under
+        # other settings, and a host name may point back at the mock.
+        refusal = await self.destinations.refusal_resolved(delivery.url)
+        if refusal is None:
+            try:
+                status_code = await self._sender.post(delivery.url, delivery.body, headers)
+                if not 200 <= status_code < 300:
+                    error = f"HTTP {status_code}"
+            except SendError as exc:
+                error = str(exc)
+        else:
+            error = f"refused: {refusal}"
         latency_ms = (time.perf_counter() - started) * 1000
         if outbox.deliveries.get(delivery.id) is delivery:  # not wiped by a reset meanwhile
-            outbox.record(
-                delivery, Attempt(len(delivery.attempts) + 1, at_ms, status_code, error, latency_ms)
-            )
+            attempt = Attempt(len(delivery.attempts) + 1, at_ms, status_code, error, latency_ms)
+            outbox.record(delivery, attempt, final=refusal is not None)
         if self.metrics is not None:
             self.metrics.on_attempt(error is None, latency_ms / 1000, delivery.status == FAILED)
 

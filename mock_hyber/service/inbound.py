@@ -51,6 +51,9 @@ def simulate_reply(account: AccountState, request: InboundRequest) -> Delivery:
             "invalid_parameter",
             f"no inbound_url is configured for account {account.client_id}",
         )
+    refusal = account.backend.destinations.refusal(url)
+    if refusal is not None:
+        raise HyberError.named("invalid_parameter", f"inbound_url {url}: {refusal}")
     original = None
     if request.message_id is not None:
         found = account.store.locate(request.message_id)

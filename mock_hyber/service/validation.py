@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Sequence
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ValidationError
 
+from mock_hyber.callbacks.destinations import Destinations
 from mock_hyber.errors import HyberError
 from mock_hyber.model import CHANNEL_NAMES
 from mock_hyber.schemas.requests import RequestBase
@@ -94,10 +94,11 @@ def _check_content(channel: str, options: BaseModel, text_from_items: bool) -> N
         raise HyberError.named("missing_parameter", f"{where}: latitude and longitude together")
 
 
-def check_callback_url(url: str | None, allowed_hosts: Sequence[str] = ()) -> None:
+def check_callback_url(url: str | None, destinations: Destinations | None = None) -> None:
     """An http(s) URL that can be delivered to: a well-formed host name or IP address and a
     port within 1-65535 (no DNS look-up: the spec's examples name hosts that need not
-    resolve); on a shared instance, only to the hosts allowed (`*.` wildcards)."""
+    resolve); and only where callbacks may go (see callbacks.destinations: never the mock
+    itself, nor link-local addresses; on a shared instance, only to the hosts allowed)."""
     if url is None:
         return
     try:
@@ -111,10 +112,9 @@ def check_callback_url(url: str | None, allowed_hosts: Sequence[str] = ()) -> No
         raise HyberError.named(
             "invalid_parameter", "callback_url: needs a well-formed host and a port in 1-65535"
         )
-    if allowed_hosts and not any(host_allowed(host, rule) for rule in allowed_hosts):
-        raise HyberError.named(
-            "invalid_parameter", f"callback_url: host {host} is not allowed here"
-        )
+    refusal = destinations.refusal(url) if destinations is not None else None
+    if refusal is not None:
+        raise HyberError.named("invalid_parameter", f"callback_url: {refusal}")
 
 
 _LABEL = re.compile(r"[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?")
@@ -132,13 +132,6 @@ def _well_formed_host(host: str) -> bool:
     return len(host) <= 253 and all(_LABEL.fullmatch(label) for label in labels)
 
 
-def host_allowed(host: str, rule: str) -> bool:
-    host, rule = host.lower(), rule.lower()
-    if rule.startswith("*."):
-        return host.endswith(rule[1:])
-    return host == rule
-
-
 def start_time_seconds(value: str | None) -> float | None:
     if value is None:
         return None
@@ -152,9 +145,9 @@ def start_time_seconds(value: str | None) -> float | None:
 
 
 def check_request(
-    request: RequestBase, text_from_items: bool = False, allowed_hosts: Sequence[str] = ()
+    request: RequestBase, text_from_items: bool = False, destinations: Destinations | None = None
 ) -> float | None:
     """All request-level rules shared by single, batch and broadcast; returns start_time."""
     check_channels(request, text_from_items)
-    check_callback_url(request.callback_url, allowed_hosts)
+    check_callback_url(request.callback_url, destinations)
     return start_time_seconds(request.start_time)
