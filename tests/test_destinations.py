@@ -123,3 +123,66 @@ def test_a_name_that_resolves_to_the_mock_is_refused_at_its_send() -> None:
     assert refusal is not None and "own address" in refusal
     other_port = asyncio.run(destinations.refusal_resolved("http://mock.internal:9000/dr"))
     assert other_port is None
+
+
+def test_a_failing_destination_is_said_once_then_summarised_then_its_recovery() -> None:
+    """Failed attempts are never silent: one WARNING when a destination starts failing, a
+    summary at most once a minute while it stays down, one INFO line when it recovers."""
+    import logging
+
+    from mock_hyber.callbacks.watch import SUMMARY_EVERY, DestinationWatch
+
+    now = [100.0]
+    watch = DestinationWatch(clock=lambda: now[0])
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler()
+    handler.emit = records.append  # type: ignore[method-assign]
+    logger = logging.getLogger("mock_hyber.callbacks")
+    logger.addHandler(handler)
+    level = logger.level
+    logger.setLevel(logging.INFO)
+    try:
+        url = "http://hooks.example:9000/dr"
+        for _ in range(500):  # 500 failures within a few seconds: one line
+            watch.attempted(url, "HTTP 503")
+        now[0] += SUMMARY_EVERY
+        watch.attempted(url + "?page=2", "Timeout after 5 s")  # the same destination
+        watch.attempted("http://other.example/dr", None)  # a healthy one says nothing
+        now[0] += 1
+        watch.attempted(url, None)
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+    lines = [(r.levelname, r.getMessage()) for r in records]
+    assert lines == [
+        ("WARNING", "callbacks to http://hooks.example:9000 are failing: HTTP 503"),
+        (
+            "WARNING",
+            "callbacks to http://hooks.example:9000 still failing: 500 more failed attempts "
+            "in 60 s, last: Timeout after 5 s",
+        ),
+        (
+            "INFO",
+            "callbacks to http://hooks.example:9000 recovered after 501 failed attempts in 61 s",
+        ),
+    ]
+    assert watch.failing() == {}
+
+
+def test_failed_callbacks_reach_the_log_over_http(caplog: pytest.LogCaptureFixture) -> None:
+    import logging
+
+    with (
+        Receiver() as receiver,
+        mock_server(callback_max_attempts=2) as mock,
+        caplog.at_level(logging.INFO, logger="mock_hyber.callbacks"),
+    ):
+        receiver.respond([500, 500], default_status=200)
+        mock.batch_sync(batch_body(receiver.url, [DELIVERED]))
+        mock.advance(5)  # attempt 1: 500
+        mock.advance(60)  # attempt 2: 500, the last: failed
+        mock.batch_sync(batch_body(receiver.url, [DELIVERED]))
+        mock.advance(5)  # a new report: 200
+    messages = [r.getMessage() for r in caplog.records if r.name == "mock_hyber.callbacks"]
+    assert any("are failing: HTTP 500" in m for m in messages), messages
+    assert any("recovered after 2 failed attempts" in m for m in messages), messages

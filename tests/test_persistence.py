@@ -441,3 +441,24 @@ def test_a_store_written_in_another_format_is_refused_with_a_clear_message(
     finally:
         server.kill()
     assert "Traceback" not in str(refused.value)  # a start-up error, not a crash
+
+
+def test_a_damaged_store_is_refused_with_a_clear_message(tmp_path: Path) -> None:
+    """Bytes overwritten in the middle of the database file: the server does not start on
+    what is left; it says which file is damaged, in one line, without a traceback."""
+    with in_process(tmp_path) as http:
+        phones = [f"38067{i:07d}" for i in range(3000)]
+        send_sync(http, batch(phones))
+    path = tmp_path / "mock.db"
+    data = bytearray(path.read_bytes())
+    middle = len(data) // 2
+    data[middle : middle + 8192] = b"\xde\xad\xbe\xef" * 2048
+    path.write_bytes(bytes(data))
+    server = persistent(tmp_path)
+    try:
+        with pytest.raises(RuntimeError, match="damaged") as refused:
+            server.start()
+    finally:
+        server.kill()
+    assert "Traceback" not in str(refused.value)
+    assert "mock.db" in str(refused.value)

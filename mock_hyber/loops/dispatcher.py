@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from mock_hyber.callbacks.destinations import Destinations
 from mock_hyber.callbacks.senders import Sender, SendError, make_sender
 from mock_hyber.callbacks.signing import SIGNATURE_HEADER, signature
+from mock_hyber.callbacks.watch import DestinationWatch
 from mock_hyber.config import Settings
 from mock_hyber.metrics import Metrics
 from mock_hyber.model import FAILED, Attempt, Delivery
@@ -41,6 +42,7 @@ class Dispatcher:
         self.accounts = list(accounts)
         self.metrics = metrics
         self.settings = settings
+        self.watch = DestinationWatch()
         self.destinations = destinations or Destinations(
             settings.callback_allowed_hosts,
             settings.port,
@@ -153,6 +155,7 @@ class Dispatcher:
         if outbox.deliveries.get(delivery.id) is delivery:  # not wiped by a reset meanwhile
             attempt = Attempt(len(delivery.attempts) + 1, at_ms, status_code, error, latency_ms)
             outbox.record(delivery, attempt, final=refusal is not None)
+        self.watch.attempted(delivery.url, error)
         if self.metrics is not None:
             self.metrics.on_attempt(error is None, latency_ms / 1000, delivery.status == FAILED)
 

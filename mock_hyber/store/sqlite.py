@@ -16,6 +16,8 @@ speed), so what fell due while the server was down happens at once; a frozen one
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -66,8 +68,11 @@ class SqliteJournal:
         try:
             version = self.db.execute("PRAGMA user_version").fetchone()[0]
             tables = self.db.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+            damage = self.db.execute("PRAGMA quick_check").fetchone()[0]
         except sqlite3.DatabaseError as exc:
-            raise StoreError(f"{path} is not a mock_hyber store: {exc}") from None
+            raise StoreError(f"{path} is not a mock_hyber store, or is damaged: {exc}") from None
+        if damage != "ok":
+            raise StoreError(f"{path} is damaged ({damage}): restore it or remove it")
         if tables and version != SCHEMA_VERSION:
             raise StoreError(
                 f"{path} was written by another version of mock_hyber (store format "
@@ -154,28 +159,39 @@ class SqliteJournal:
 
     def load_snapshots(self) -> dict[str, dict[str, Any]]:
         """Each account's saved state (clock, random streams, batches), by client_id."""
-        rows = self.db.execute("SELECT client_id, state FROM accounts")
-        return {row[0]: orjson.loads(row[1]) for row in rows}
+        with self._reading():
+            rows = self.db.execute("SELECT client_id, state FROM accounts").fetchall()
+            return {row[0]: orjson.loads(row[1]) for row in rows}
 
     def load_deliveries(self) -> list[Delivery]:
-        return [
-            _delivery_from_row(row)
-            for row in self.db.execute("SELECT * FROM deliveries ORDER BY id")
-        ]
+        with self._reading():
+            rows = self.db.execute("SELECT * FROM deliveries ORDER BY id").fetchall()
+            return [_delivery_from_row(row) for row in rows]
 
     def load_jobs(self, client_id: str) -> list[Job]:
         """The account's jobs, oldest first, as they were accepted."""
-        rows = self.db.execute(
-            "SELECT * FROM jobs WHERE client_id=? ORDER BY number", (client_id,)
-        ).fetchall()
-        return [_job_from_row(row) for row in rows]
+        with self._reading():
+            rows = self.db.execute(
+                "SELECT * FROM jobs WHERE client_id=? ORDER BY number", (client_id,)
+            ).fetchall()
+            return [_job_from_row(row) for row in rows]
 
     def load_rewrites(self, job_id: str) -> list[tuple[int, bytes, int]]:
         """A job's forced transitions, in the order they were made: (index, script, kept)."""
-        rows = self.db.execute(
-            "SELECT position, script, kept FROM rewrites WHERE job_id=? ORDER BY seq", (job_id,)
-        )
-        return [(row[0], bytes(row[1]), row[2]) for row in rows]
+        with self._reading():
+            rows = self.db.execute(
+                "SELECT position, script, kept FROM rewrites WHERE job_id=? ORDER BY seq",
+                (job_id,),
+            ).fetchall()
+            return [(row[0], bytes(row[1]), row[2]) for row in rows]
+
+    @contextmanager
+    def _reading(self) -> Iterator[None]:
+        """A damaged file is a clean start-up error naming it, not a traceback."""
+        try:
+            yield
+        except (sqlite3.DatabaseError, orjson.JSONDecodeError, ValueError, TypeError) as exc:
+            raise StoreError(f"{self.path} is damaged ({exc}): restore it or remove it") from None
 
 
 class _Transaction:
