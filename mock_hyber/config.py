@@ -110,7 +110,7 @@ class Settings(BaseSettings):
     callback_backoff_max: float = Field(3600.0, ge=0)
     callback_jitter: float = Field(0.1, ge=0, le=1)
     callback_concurrency: int = Field(16, ge=1, le=1000)
-    callback_queue_size: int = Field(1000, ge=1)
+    callback_destination_concurrency: int = Field(4, ge=1, le=1000)
     callback_allowed_hosts: Annotated[list[str], NoDecode] = Field(default_factory=list)
     callback_block_loopback: bool = Field(False, description="refuse loopback destinations too")
 

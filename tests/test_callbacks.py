@@ -600,8 +600,8 @@ def test_without_an_allowlist_any_host_is_accepted() -> None:
 
 
 def test_the_api_answers_fast_while_the_receiver_is_slow() -> None:
-    # One worker, a queue of one: a receiver that takes 2 s per report blocks the dispatcher.
-    settings = {"callback_concurrency": 1, "callback_queue_size": 1}
+    # One worker: a receiver that takes 2 s per report blocks the dispatcher.
+    settings = {"callback_concurrency": 1}
     bound = 1.0  # generous: waiting on the receiver would take 2 s or more
     with Receiver(delay=2.0) as receiver, mock_server(**settings) as mock:
         mock.send_batch(receiver.url, [DELIVERED] * 6)

@@ -186,3 +186,52 @@ def test_failed_callbacks_reach_the_log_over_http(caplog: pytest.LogCaptureFixtu
     messages = [r.getMessage() for r in caplog.records if r.name == "mock_hyber.callbacks"]
     assert any("are failing: HTTP 500" in m for m in messages), messages
     assert any("recovered after 2 failed attempts" in m for m in messages), messages
+
+
+def test_a_slow_and_a_refusing_receiver_do_not_hold_up_a_healthy_one() -> None:
+    """60 reports due to a receiver that answers after 3 s and 60 to a refusing port, queued
+    before 3 reports to a healthy receiver: the healthy ones arrive at once, well before the
+    slow receiver's first answer (issue 10, finding 1: they arrived minutes late)."""
+    from tests.receiver import DownReceiver
+
+    with (
+        Receiver(delay=3.0) as slow,
+        DownReceiver() as down,
+        Receiver() as healthy,
+        mock_server(callback_timeout=10) as mock,
+    ):
+        mock.batch_sync(batch_body(slow.url, [DELIVERED] * 60))
+        mock.batch_sync(batch_body(down.url, [DELIVERED] * 60))
+        mock.batch_sync(batch_body(healthy.url, [DELIVERED] * 3))
+        mock.advance(5, wait=False)  # every report is due now
+        healthy.wait_for(3, timeout=2.5)  # the slow receiver answers its first after 3 s
+        assert len(slow.requests) <= 4 + 4  # at most its share of the workers, twice
+
+
+def test_the_fair_queue_takes_destinations_in_turn_within_their_cap() -> None:
+    from mock_hyber.callbacks.fair_queue import FairQueue
+    from mock_hyber.model import Delivery
+
+    def delivery(n: int, host: str) -> Delivery:
+        return Delivery(n, "1001", "report", f"http://{host}/dr", b"{}", (), (), 0, 0)
+
+    async def scenario() -> list[str]:
+        queue = FairQueue(per_destination=2)
+        for n in range(5):
+            await queue.put(delivery(n, "slow.example"))
+        await queue.put(delivery(9, "fast.example"))
+        taken = [await queue.get() for _ in range(3)]  # slow's 2, then its cap: fast's turn
+        assert queue.qsize() == 3 and queue.in_flight == 3
+        waiting = asyncio.ensure_future(queue.get())  # slow is at its cap: nothing to take
+        await asyncio.sleep(0.01)
+        assert not waiting.done()
+        await queue.done("http://slow.example:80")
+        picked = await asyncio.wait_for(waiting, 1)
+        return [d.url.split("/")[2] for d, _ in [*taken, picked]]
+
+    assert asyncio.run(scenario()) == [
+        "slow.example",
+        "fast.example",
+        "slow.example",
+        "slow.example",
+    ]

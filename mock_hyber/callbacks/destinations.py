@@ -83,6 +83,15 @@ class Destinations:
                 return reason
         return None
 
+    def unresolvable(self, url: str) -> bool:
+        """Whether the host's last look-up (within DNS_TTL) found no address."""
+        try:
+            host = (urlsplit(url).hostname or "").lower()
+        except ValueError:
+            return False
+        cached = self._resolved.get(host)
+        return cached is not None and not cached[1] and time.monotonic() - cached[0] < DNS_TTL
+
     def _address_refusal(self, address: IpAddress, port: int, host: str) -> str | None:
         if address.is_link_local:
             return f"{host} is a link-local address (cloud metadata lives there)"

@@ -1,5 +1,6 @@
-"""The callback dispatcher: moves due deliveries from every account's outbox through a bounded
-queue to a pool of workers that POST them with one pooled HTTP client (aiohttp, or httpx).
+"""The callback dispatcher: moves due deliveries from every account's outbox to a fair queue
+(one line per destination, see callbacks.fair_queue) served by a pool of workers that POST
+them with one pooled HTTP client (aiohttp, or httpx). No receiver can hold up another's.
 
 The API never waits on a receiver: requests only add to outboxes. Attempt times, retry backoff
 and faults run on each account's virtual clock; timeouts and latency are real time.
@@ -15,6 +16,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from mock_hyber.callbacks.destinations import Destinations
+from mock_hyber.callbacks.fair_queue import FairQueue
 from mock_hyber.callbacks.senders import Sender, SendError, make_sender
 from mock_hyber.callbacks.signing import SIGNATURE_HEADER, signature
 from mock_hyber.callbacks.watch import DestinationWatch
@@ -52,8 +54,10 @@ class Dispatcher:
         self._transport = transport
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
-        self._in_flight = 0
-        self._queue: asyncio.Queue[Delivery] = asyncio.Queue(maxsize=settings.callback_queue_size)
+        per_destination = min(
+            settings.callback_destination_concurrency, settings.callback_concurrency
+        )
+        self._queue = FairQueue(per_destination)
         self._sender: Sender | None = None
 
     def wake(self) -> None:
@@ -95,7 +99,7 @@ class Dispatcher:
             for account in self.accounts:
                 outbox = account.outbox
                 for delivery in outbox.pop_due(account.clock.now_ms()):
-                    await self._queue.put(delivery)  # waits here, never in an API request
+                    await self._queue.put(delivery)
             await self._sleep()
 
     async def _sleep(self) -> None:
@@ -114,15 +118,13 @@ class Dispatcher:
 
     async def _work(self) -> None:
         while True:
-            delivery = await self._queue.get()
-            self._in_flight += 1
+            delivery, destination = await self._queue.get()
             try:
                 await self._attempt(delivery)
             except Exception:  # recorded as an attempt error; a worker never dies
                 log.exception("callback attempt %s crashed", delivery.id)
             finally:
-                self._in_flight -= 1
-                self._queue.task_done()
+                await self._queue.done(destination)
 
     async def _attempt(self, delivery: Delivery) -> None:
         account = next(a for a in self.accounts if a.client_id == delivery.client_id)
@@ -142,7 +144,10 @@ class Dispatcher:
         # Checked at every send: restored deliveries and redeliveries were accepted under
         # other settings, and a host name may point back at the mock.
         refusal = await self.destinations.refusal_resolved(delivery.url)
-        if refusal is None:
+        unresolved = refusal is None and self.destinations.unresolvable(delivery.url)
+        if unresolved:  # a failed look-up is cached: do not wait on DNS for every report
+            error = "the host name did not resolve (the failure is cached for 60 s)"
+        elif refusal is None:
             try:
                 status_code = await self._sender.post(delivery.url, delivery.body, headers)
                 if not 200 <= status_code < 300:
@@ -169,8 +174,8 @@ class Dispatcher:
             self.wake()
             await asyncio.sleep(0.005)
             busy = (
-                self._in_flight
-                or not self._queue.empty()
+                self._queue.in_flight
+                or self._queue.qsize()
                 or any(account.outbox.has_due(account.clock.now_ms()) for account in chosen)
             )
             if not busy:
