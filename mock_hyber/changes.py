@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from typing import Any
 
 
 class Changes:
     def __init__(self) -> None:
         self._event: asyncio.Event | None = None
+        self.waiting = 0  # long-polls open now
+        self.shared: dict[Any, Any] = {}  # what open long-polls share (see api.control)
 
     def bump(self) -> None:
         if self._event is not None:

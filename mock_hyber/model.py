@@ -163,6 +163,9 @@ class Job:
     planned: Any = None  # engine.lives.Lives, once planned (see `lives`)
     plan: Callable[[Job], Any] | None = None  # plans the lives: the engine sets it on admission
     versions: dict[int, int] = field(default_factory=dict)  # messages decided one by one
+    ends_ms: int | None = None  # when its last planned moment happens (once planned)
+    revision: int = 0  # counts the rewrites of its lives (forced transitions)
+    settled: Any = None  # every message's final state, once nothing is left to happen
     removed: bool = False  # dropped (retention, reset): what is scheduled for it is stale
 
     @property

@@ -364,3 +364,12 @@ def test_lives_of_messages_without_any_moment_can_be_evaluated() -> None:
     assert lives.steps_at(10).tolist() == [0, 0]
     assert lives.updated_at(10).tolist() == [-1, -1]
     assert lives.states_at(10).tolist() == [PENDING, PENDING]
+
+
+def test_lives_from_scripts_take_overrides() -> None:
+    """A small job's lives are built from its scripts; a forced transition rewrites one."""
+    script = pack_script([Moment(0, Kind.START, 0, 11011)])
+    lives = Lives.from_scripts([script, script])
+    forced = script + pack_script([Moment(5, Kind.FAILED, 0, 36016, final=True)])
+    lives.set_script(1, forced)
+    assert lives.script(0) == script and lives.script(1) == forced

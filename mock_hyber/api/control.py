@@ -5,6 +5,7 @@ The whole route table is in this file, so it reads at a glance.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Iterable
 from typing import Any, Literal, TypeVar
@@ -28,17 +29,20 @@ from mock_hyber.model import Message
 from mock_hyber.reports import view_of
 from mock_hyber.service.inbound import InboundRequest, simulate_reply
 from mock_hyber.service.inspect import (
+    MatchCount,
     MessageFilter,
     clock_view,
     find_messages,
     job_summary,
     message_view,
-    next_change_ms,
 )
 from mock_hyber.state import AccountState, Backend
 from mock_hyber.version import __version__
 
 router = APIRouter(prefix="/_mock", tags=["control"])
+MAX_OPEN_WAITS = 64  # long-polls waiting at once, across accounts; more get a 429
+MAX_MIN_COUNT = 1_000_000  # the most matches one long-poll may wait for
+MIN_RECHECK = 0.05  # real seconds between two looks of a long-poll woken by time alone
 Model = TypeVar("Model", bound=BaseModel)
 
 
@@ -295,6 +299,42 @@ async def get_job(request: Request, job_id: str) -> OrjsonResponse:
     raise HyberError.named("job_not_found", job_id)
 
 
+async def _wait_for_matches(
+    backend: Backend,
+    accounts: list[AccountState],
+    filters: MessageFilter,
+    min_count: int,
+    wait: float,
+) -> None:
+    """Return once `min_count` messages match, or after `wait` seconds. Statuses change with
+    time alone: the poll wakes at the next planned moment of what can match, or on a change (a
+    send, the clock), looks again at most every MIN_RECHECK s and then only at the jobs that
+    changed; polls waiting for the same thing share one count; a count that cannot be met
+    (fewer messages held) costs nothing."""
+    deadline = time.monotonic() + wait
+    key = (filters, tuple(account.client_id for account in accounts))
+    counter, users = backend.changes.shared.get(key) or (MatchCount(accounts, filters), 0)
+    if counter.reached(min_count, 0):
+        return
+    if backend.changes.waiting >= MAX_OPEN_WAITS:
+        raise HyberError.named("too_many_waits", f"at most {MAX_OPEN_WAITS} at a time")
+    backend.changes.waiting += 1
+    backend.changes.shared[key] = (counter, users + 1)
+    try:
+        while not counter.reached(min_count, MIN_RECHECK) and time.monotonic() < deadline:
+            left = deadline - time.monotonic()
+            upcoming = counter.seconds_to_next()
+            await backend.changes.wait(left if upcoming is None else min(left, upcoming))
+            await asyncio.sleep(min(MIN_RECHECK, max(0.0, deadline - time.monotonic())))
+    finally:
+        backend.changes.waiting -= 1
+        counter, users = backend.changes.shared[key]
+        if users > 1:
+            backend.changes.shared[key] = (counter, users - 1)
+        else:
+            del backend.changes.shared[key]
+
+
 @router.get(
     "/messages",
     summary="Messages matching the filters; with wait=, answer as soon as enough match",
@@ -310,21 +350,18 @@ async def list_messages(
     extra_id: str | None = None,
     tag: str | None = None,
     wait: float = Query(0.0, ge=0, le=300, description="seconds to wait for a match"),
-    min_count: int = Query(1, ge=1, description="how many matches `wait` waits for"),
+    min_count: int = Query(
+        1, ge=1, le=MAX_MIN_COUNT, description="how many matches `wait` waits for"
+    ),
     limit: int = Query(100, ge=0, le=100_000),
     full: bool = False,
 ) -> OrjsonResponse:
     backend = backend_of(request)
     accounts = _accounts(backend, client_id)
     filters = MessageFilter(phone, channel, via, status, job_id, extra_id, tag)
-    deadline = time.monotonic() + wait
-    total, shown = find_messages(accounts, filters, limit)
-    while total < min_count and time.monotonic() < deadline:
-        # Statuses change with time alone: wake at the next planned moment, or on a change.
-        left = deadline - time.monotonic()
-        upcoming = next_change_ms(accounts, filters)
-        await backend.changes.wait(left if upcoming is None else min(left, upcoming + 0.001))
-        total, shown = find_messages(accounts, filters, limit)
+    if wait > 0:
+        await _wait_for_matches(backend, accounts, filters, min_count, wait)
+    total, shown = await find_messages(accounts, filters, limit)
     builder = backend.reports()
     return OrjsonResponse(
         {

@@ -144,6 +144,8 @@ class AccountEngine:
         moments are reported when they fall due."""
         job.lives.set_script(index, script)
         job.versions[index] = job.versions.get(index, 0) + 1
+        job.ends_ms = job.settled = None  # its end moved: evaluate it again
+        job.revision += 1
         if job.callback_url is not None:
             self._schedule_one(job, index, after_ms=self.skip_through_ms, from_slot=kept)
         self._notify()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import struct
 
+from mock_hyber.engine.lives import NEVER
 from mock_hyber.engine.timeline import DELIVERIES, FINAL
 from mock_hyber.model import Job, Kind, Message, State
 
@@ -65,6 +66,15 @@ def message_at(job: Job, index: int, now_ms: int) -> Message:
         script=script,
         step=step,
     )
+
+
+def ends_ms(job: Job) -> int:
+    """When the job's last planned moment happens (virtual ms): after it nothing changes."""
+    if job.ends_ms is None:
+        offsets = job.lives.table["offset"]
+        real = offsets[offsets != NEVER]
+        job.ends_ms = job.begin_ms + (int(real.max()) if len(real) else 0)
+    return job.ends_ms
 
 
 def messages_at(job: Job, now_ms: int) -> list[Message]:

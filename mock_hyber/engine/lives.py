@@ -45,6 +45,7 @@ MOMENT_DTYPE = np.dtype([("offset", "<u4"), ("kind", "u1"), ("leg", "u1"), ("cod
 assert MOMENT_DTYPE.itemsize == MOMENT_SIZE
 
 NEVER = 0xFFFFFFFF  # the offset of padding and of "no such moment"; reserved, never a real one
+_PADDING = np.array([(NEVER, 0, 0, 0)], MOMENT_DTYPE).tobytes()
 _PLAIN = 0x7F  # kind byte without its FINAL bit
 _MAX_MOMENTS = 255  # a message's moment count is held in a uint8
 _MAX_LEGS = 6  # 5 candidate slots per leg, slot numbers < 32 in the sort key
@@ -436,13 +437,15 @@ class Lives:
     @classmethod
     def from_scripts(cls, scripts: Sequence[bytes]) -> Lives:
         """The lives of messages compiled one by one (small jobs: numpy's per-call cost
-        would outweigh the work)."""
-        n = len(scripts)
-        table = np.zeros((1, n), MOMENT_DTYPE)  # one padding row: evaluators need a width
-        table["offset"] = NEVER
-        lives = cls(table, np.zeros(n, np.uint8))
-        lives.set_scripts(range(n), scripts)
-        return lives
+        would outweigh the work). The scripts are compile_plan's, so trusted as they are."""
+        counts = [len(script) // MOMENT_SIZE for script in scripts]
+        width = max(max(counts, default=0), 1)  # one padding row at least: evaluators need it
+        blob = b"".join(
+            script + _PADDING * (width - count)
+            for script, count in zip(scripts, counts, strict=True)
+        )
+        rows = np.frombuffer(blob, MOMENT_DTYPE).reshape(len(scripts), width)
+        return cls(rows.T.copy(), np.array(counts, np.uint8))  # a writable table (overrides)
 
     @classmethod
     def concatenate(cls, parts: Sequence[Lives]) -> Lives:

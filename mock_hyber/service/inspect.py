@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -9,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from mock_hyber.engine.clock import iso_ms as iso
-from mock_hyber.engine.evaluate import message_at
+from mock_hyber.engine.evaluate import ends_ms, message_at
 from mock_hyber.engine.lives import NEVER
 from mock_hyber.engine.timeline import moments
 from mock_hyber.model import Job, Message, State
@@ -37,6 +39,8 @@ def upcoming_moments(account: AccountState, now_ms: int) -> tuple[int, int | Non
     and when the next one is."""
     count, soonest = 0, None
     for job in account.store.iter_jobs():
+        if job.settled is not None or now_ms >= ends_ms(job):
+            continue  # nothing left to happen
         offsets = job.lives.table["offset"]
         ahead = offsets[(offsets > max(now_ms - job.begin_ms, -1)) & (offsets != NEVER)]
         if len(ahead):
@@ -121,6 +125,11 @@ class MessageFilter:
     extra_id: str | None = None
     tag: str | None = None
 
+    @property
+    def job_level(self) -> bool:
+        """Whether some filter leaves whole jobs out (job_id, tag, a channel)."""
+        return any(v is not None for v in (self.job_id, self.tag, self.channel, self.via))
+
     def jobs(self, account: AccountState) -> Iterator[Job]:
         """The jobs that can hold a match (the job-level filters)."""
         if self.job_id is not None:
@@ -164,10 +173,16 @@ STATUSES = ("pending", "active", "delivered", "failed", "rejected", "final")
 
 
 def states_at(job: Job, now_ms: int) -> np.ndarray:
-    """Every message's State at `now_ms` (rejected ones included)."""
+    """Every message's State at `now_ms` (rejected ones included). Once the job's last moment
+    has happened they never change: they are kept, and a settled job costs nothing to read."""
+    if job.settled is not None:
+        return job.settled  # type: ignore[no-any-return]
     states = job.lives.states_at(now_ms - job.begin_ms)
     if job.rejected:
         states[list(job.rejected)] = State.REJECTED
+    if now_ms >= ends_ms(job):
+        states.flags.writeable = False
+        job.settled = states
     return states
 
 
@@ -181,39 +196,101 @@ def _phone_column(job: Job, phone: str) -> np.ndarray:
     return mask
 
 
-def find_messages(
+SLICE_S = 0.005  # real seconds of evaluation before other requests get a turn
+
+
+async def find_messages(
     accounts: Iterable[AccountState], filters: MessageFilter, limit: int
 ) -> tuple[int, list[Message]]:
-    """How many messages match, and the first `limit` of them (oldest job first)."""
+    """How many messages match, and the first `limit` of them (oldest job first). Many jobs
+    not read before are planned on the way: the work is done in slices between requests."""
     total = 0
     shown: list[Message] = []
+    started = time.perf_counter()
     for account in accounts:
         now_ms = account.clock.now_ms()
-        for job in filters.jobs(account):
+        for job in list(filters.jobs(account)):
+            if job.removed:
+                continue  # dropped while this listing yielded
             indexes = np.flatnonzero(filters.matches(job, now_ms))
             total += len(indexes)
             for index in indexes[: max(0, limit - len(shown))].tolist():
                 shown.append(message_at(job, index, now_ms))
+            if time.perf_counter() - started > SLICE_S:
+                await asyncio.sleep(0)
+                started = time.perf_counter()
     return total, shown
 
 
-def next_change_ms(accounts: Iterable[AccountState], filters: MessageFilter) -> float | None:
-    """Real seconds until the next moment of any message the filters can match (None: no
-    moment to wait for, or every clock frozen)."""
-    soonest: float | None = None
-    for account in accounts:
-        now_ms = account.clock.now_ms()
-        for job in filters.jobs(account):
-            offsets = job.lives.table["offset"]
-            elapsed = now_ms - job.begin_ms
-            ahead = offsets[offsets > max(elapsed, -1)]
-            ahead = ahead[ahead != NEVER]
-            if not len(ahead):
+class MatchCount:
+    """A long-poll's running count of the messages its filters match. A job is evaluated again
+    only when one of its moments has happened since it last was (or it is new, or a forced
+    transition rewrote it): waiting costs a look at each job, not an evaluation of each."""
+
+    def __init__(self, accounts: Iterable[AccountState], filters: MessageFilter) -> None:
+        self.accounts = list(accounts)
+        self.filters = filters
+        self._known: dict[Job, tuple[int, int, int]] = {}  # matches, next change, revision
+        self._last: tuple[float, int] | None = None  # (real time, total) of the last count
+        self._soonest: dict[str, int] = {}  # per account: its next moment among counted jobs
+
+    def reached(self, min_count: int, max_age: float) -> bool:
+        """Whether at least `min_count` messages match. The count is reused while at most
+        `max_age` real seconds old (long-polls sharing it look at the jobs once between
+        them), and not made at all while fewer messages than that are held where the
+        filters can look: nothing is planned or evaluated for a count that cannot be met."""
+        if self.filters.job_level:
+            held = sum(job.size for a in self.accounts for job in self.filters.jobs(a))
+        else:  # every held message could match: the store knows how many there are
+            held = sum(len(account.store) for account in self.accounts)
+        if held < min_count:
+            return False
+        now = time.monotonic()
+        if self._last is None or now - self._last[0] > max_age:
+            self._last = (now, self.total())
+        return self._last[1] >= min_count
+
+    def total(self) -> int:
+        total = 0
+        held: dict[Job, tuple[int, int, int]] = {}
+        for account in self.accounts:
+            now_ms = account.clock.now_ms()
+            soonest = _NO_MOMENT
+            for job in self.filters.jobs(account):
+                known = self._known.get(job)
+                if known is None or known[1] <= now_ms or known[2] != job.revision:
+                    matches = int(np.count_nonzero(self.filters.matches(job, now_ms)))
+                    known = (matches, _next_moment_ms(job, now_ms), job.revision)
+                held[job] = known
+                total += known[0]
+                soonest = min(soonest, known[1])
+            self._soonest[account.client_id] = soonest
+        self._known = held  # jobs dropped meanwhile are forgotten
+        return total
+
+    def seconds_to_next(self) -> float | None:
+        """Real seconds until a moment of a counted job happens (None: none is coming)."""
+        soonest: float | None = None
+        for account in self.accounts:
+            next_ms = self._soonest.get(account.client_id, _NO_MOMENT)
+            if next_ms == _NO_MOMENT:
                 continue
-            seconds = account.clock.real_seconds_until((job.begin_ms + int(ahead.min())) / 1000)
+            seconds = account.clock.real_seconds_until(next_ms / 1000)
             if seconds is not None and (soonest is None or seconds < soonest):
                 soonest = seconds
-    return soonest
+        return soonest
+
+
+_NO_MOMENT = 2**62
+
+
+def _next_moment_ms(job: Job, now_ms: int) -> int:
+    """When the job's next moment after `now_ms` happens (virtual ms), or _NO_MOMENT."""
+    if job.settled is not None or now_ms >= ends_ms(job):
+        return _NO_MOMENT
+    offsets = job.lives.table["offset"]
+    ahead = offsets[(offsets > max(now_ms - job.begin_ms, -1)) & (offsets != NEVER)]
+    return job.begin_ms + int(ahead.min()) if len(ahead) else _NO_MOMENT
 
 
 def job_summary(job: Job, now_ms: int) -> dict[str, Any]:
