@@ -32,6 +32,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         freeze_held_data=app.state.owns_process,
     )
     app.state.runner, app.state.dispatcher = loops.runner, loops.dispatcher
+    app.state.loops = loops
     await loops.start()
     try:
         yield

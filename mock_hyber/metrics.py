@@ -47,6 +47,7 @@ class _Levels(Collector):
         self.queue_depth = queue_depth
         self._settled: dict[Job, dict[tuple[str, str], int]] = {}
         self._retired: dict[tuple[str, str], int] = {}
+        self.loops: Any = dict  # each loop's {"errors", "dead"}, once the loops are wired
 
     def on_removed(self, job: Job, now_ms: int) -> None:
         """A job is dropped: keep its final statuses (known only if it was ever planned)."""
@@ -108,6 +109,20 @@ class _Levels(Collector):
             )
             pending.add_metric([account.client_id], unfinished)
         yield from (stored, jobs, events, pending, self._finals())
+        errors = CounterMetricFamily(
+            "mock_hyber_loop_errors",
+            "Items a background loop failed on (logged; the loop went on)",
+            labels=["loop"],
+        )
+        up = GaugeMetricFamily(
+            "mock_hyber_loop_up",
+            "1 while a background loop runs, 0 once it stopped",
+            labels=["loop"],
+        )
+        for name, state in sorted(self.loops().items()):
+            errors.add_metric([name], state["errors"])
+            up.add_metric([name], 0 if state["dead"] else 1)
+        yield from (errors, up)
         depth = GaugeMetricFamily(
             "mock_hyber_callback_queue_depth", "Due callbacks queued for the workers"
         )
@@ -157,6 +172,10 @@ class Metrics:
 
     def watch_queue(self, depth: Any) -> None:
         self._queue_depth = depth
+
+    def watch_loops(self, health: Any) -> None:
+        """`health()` gives each background loop's errors and why it stopped, if it did."""
+        self._levels.loops = health
 
     def on_job(self, job: Job) -> None:
         rejected = len(job.rejected)

@@ -9,6 +9,7 @@ and bad credentials, then SIGTERM while a slowed-down batch request is in flight
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import logging
@@ -451,3 +452,55 @@ def test_an_oversized_chunked_body_gets_413_while_a_drop_fault_is_set() -> None:
         )
         assert answer.status_code == 413, answer.text
         assert answer.json()["error_code"] == 10413
+
+
+def test_a_failing_item_is_counted_and_a_dead_loop_makes_health_fail() -> None:
+    """Every background loop survives an exception in one item (logged, counted in
+    /metrics); a loop that stops is reported by /_mock/health as unhealthy (503), which the
+    container healthcheck sees (issue 10)."""
+    settings = Settings(accounts="1001:alice:secret", seed=1, retention_interval=0.05)
+    with LiveServer(settings) as live, httpx.Client(base_url=live.url, timeout=10) as http:
+        loops = live.app.state.loops
+        calls = [0]
+
+        def flaky() -> None:
+            calls[0] += 1
+            if calls[0] == 1:
+                raise RuntimeError("one bad pass")
+
+        loops.retention.run_once = flaky
+        deadline = time.monotonic() + 5
+        while calls[0] < 3 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert calls[0] >= 3  # the loop went on after the failure
+        metrics = http.get("/metrics").text
+        assert 'mock_hyber_loop_errors_total{loop="retention"} 1.0' in metrics
+        assert 'mock_hyber_loop_up{loop="retention"} 1.0' in metrics
+        assert http.get("/_mock/health").status_code == 200
+
+        loops.intake.dead = "RuntimeError: simulated"  # as _supervised records a dead loop
+        answer = http.get("/_mock/health")
+        assert answer.status_code == 503
+        assert answer.json()["status"] == "unhealthy"
+        assert answer.json()["dead_loops"] == {"intake": "RuntimeError: simulated"}
+        assert 'mock_hyber_loop_up{loop="intake"} 0.0' in http.get("/metrics").text
+        loops.intake.dead = None
+
+
+def test_a_loop_that_raises_is_recorded_dead_not_lost() -> None:
+    from mock_hyber.loops.task import Loop
+
+    class Broken(Loop):
+        name = "broken"
+
+        async def run(self) -> None:
+            raise KeyError("the loop itself")
+
+    async def scenario() -> str | None:
+        loop = Broken()
+        loop.start()
+        await asyncio.sleep(0.01)
+        await loop.stop()
+        return loop.dead
+
+    assert asyncio.run(scenario()) == "KeyError: 'the loop itself'"

@@ -126,15 +126,18 @@ async def _after_clock_change(
 @router.get("/health", summary="Liveness and readiness")
 async def health(request: Request) -> OrjsonResponse:
     backend = backend_of(request)
-    return OrjsonResponse(
-        {
-            "status": "ok",
-            "version": __version__,
-            "seed": backend.seed,
-            "accounts": sorted(backend.accounts),
-            "messages": sum(len(account.store) for account in backend.accounts.values()),
-        }
-    )
+    loops = getattr(request.app.state, "loops", None)
+    dead = {name: s["dead"] for name, s in (loops.health() if loops else {}).items() if s["dead"]}
+    body: dict[str, Any] = {
+        "status": "unhealthy" if dead else "ok",
+        "version": __version__,
+        "seed": backend.seed,
+        "accounts": sorted(backend.accounts),
+        "messages": sum(len(account.store) for account in backend.accounts.values()),
+    }
+    if dead:
+        body["dead_loops"] = dead  # a background loop stopped: restart the server
+    return OrjsonResponse(body, status_code=503 if dead else 200)
 
 
 @router.get("/magic", summary="The magic phone numbers and what each one does")

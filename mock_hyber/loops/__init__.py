@@ -4,7 +4,7 @@ the accounts and started and stopped in one place."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from mock_hyber.loops.collector import Collector
 from mock_hyber.loops.dispatcher import Dispatcher
@@ -45,6 +45,17 @@ class Loops:
             account.outbox.wake = self.dispatcher.wake
             account.on_filling = self.intake.wake
         metrics.watch_queue(lambda: self.dispatcher.queue_depth)
+        metrics.watch_loops(self.health)
+
+    def health(self) -> dict[str, dict[str, Any]]:
+        """Each loop: items that raised, and why it stopped if it did (None: running)."""
+        loops: list[Any] = [self.runner, self.flusher, self.retention, self.intake]
+        if self.collector is not None:
+            loops.append(self.collector)
+        found = {loop.name: {"errors": loop.errors, "dead": loop.dead} for loop in loops}
+        dead = next((t for t in self.dispatcher.tasks_done()), None)
+        found["callbacks"] = {"errors": self.dispatcher.errors, "dead": dead}
+        return found
 
     async def start(self) -> None:
         await self.dispatcher.start()

@@ -40,4 +40,4 @@ class Collector(Loop):
             try:
                 freeze_survivors()
             except Exception:  # never expected; the loop must not die silently
-                log.exception("freezing the held data failed")
+                self.failed("freezing the held data failed")

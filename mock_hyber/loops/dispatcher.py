@@ -45,6 +45,8 @@ class Dispatcher:
         self.metrics = metrics
         self.settings = settings
         self.watch = DestinationWatch()
+        self.errors = 0  # attempts that raised (workers go on)
+        self.name = "callbacks"
         self.destinations = destinations or Destinations(
             settings.callback_allowed_hosts,
             settings.port,
@@ -81,6 +83,14 @@ class Dispatcher:
         self._tasks += [
             loop.create_task(self._work(), name=f"callback-worker-{n}") for n in range(concurrency)
         ]
+
+    def tasks_done(self) -> list[str]:
+        """Why a feeder or worker task ended, if one did (they are not meant to)."""
+        ended = []
+        for task in self._tasks:
+            if task.done() and not task.cancelled() and task.exception() is not None:
+                ended.append(f"{task.get_name()}: {task.exception()!r}")
+        return ended
 
     async def stop(self) -> None:
         for task in self._tasks:
@@ -122,6 +132,7 @@ class Dispatcher:
             try:
                 await self._attempt(delivery)
             except Exception:  # recorded as an attempt error; a worker never dies
+                self.errors += 1
                 log.exception("callback attempt %s crashed", delivery.id)
             finally:
                 await self._queue.done(destination)

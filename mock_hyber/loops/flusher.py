@@ -33,7 +33,7 @@ class Flusher(Loop):
             try:
                 self.flush()
             except Exception:  # keep trying: a full disk may clear up
-                log.exception("could not write to the store")
+                self.failed("could not write to the store")
 
     async def stop(self) -> None:
         await super().stop()

@@ -36,5 +36,5 @@ class Intake(Loop):
                     try:
                         busy = account.store.fill_slice() or busy
                     except Exception:  # a bug: logged, and the job is finished by its reader
-                        log.exception("filling a job of account %s failed", account.client_id)
+                        self.failed(f"filling a job of account {account.client_id} failed")
                 await asyncio.sleep(0)  # requests get their turn between slices

@@ -36,4 +36,4 @@ class Retention(Loop):
             try:
                 self.run_once()
             except Exception:
-                log.exception("retention failed")
+                self.failed("retention failed")

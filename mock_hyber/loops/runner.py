@@ -57,7 +57,7 @@ class Runner(Loop):
             try:
                 done = self.run_slice()
             except Exception:  # a bug must not stop the simulation of everything else
-                log.exception("engine step failed")
+                self.failed("engine step failed")
                 done = True
             if not done:
                 await asyncio.sleep(0)
