@@ -85,6 +85,7 @@ def create_app(
         provider=ProviderTable([*sending.router.routes, *reports.router.routes]),
         token=settings.admin_token,
         limit=settings.max_body_bytes,
+        body_timeout=settings.body_timeout,
     )
     # The control plane first: its fixed paths must win over the provider's /{client_id}.
     app.include_router(control.router)

@@ -504,3 +504,29 @@ def test_a_loop_that_raises_is_recorded_dead_not_lost() -> None:
         return loop.dead
 
     assert asyncio.run(scenario()) == "KeyError: 'the loop itself'"
+
+
+@pytest.mark.parametrize("path", ["/1001/batch", "/_mock/scenarios"])
+def test_a_body_that_stops_coming_gets_408_after_body_timeout(path: str) -> None:
+    """A client that sends part of its body and then nothing does not hold the request open:
+    after `body_timeout` seconds it gets a Hyber 408 and the connection is closed."""
+    import socket
+
+    settings = Settings(accounts="1001:alice:secret", seed=1, body_timeout=0.3)
+    with LiveServer(settings) as live:
+        port = int(live.url.rsplit(":", 1)[1])
+        method = "PUT" if path.startswith("/_mock") else "POST"
+        head = (
+            f"{method} {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            "Authorization: Basic YWxpY2U6c2VjcmV0\r\nContent-Length: 10000\r\n\r\n"
+        )
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+            sock.sendall(head.encode() + b'{"messages": [')
+            started = time.monotonic()
+            answer = b""
+            while chunk := sock.recv(4096):
+                answer += chunk
+            waited = time.monotonic() - started
+    assert answer.startswith(b"HTTP/1.1 408"), answer[:200]
+    assert b'"error_code":10408' in answer
+    assert waited < 4  # the 0.3 s timeout, not the client's patience

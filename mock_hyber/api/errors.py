@@ -29,6 +29,8 @@ _BY_HTTP_STATUS = {
 
 def error_response(error: HyberError) -> Response:
     headers = {"WWW-Authenticate": 'Basic realm="hyber"'} if error.http_status == 401 else None
+    if error.http_status == 408:  # the rest of a stalled body must not be read as a request
+        headers = {"Connection": "close"}
     return OrjsonResponse(error.body(), status_code=error.http_status, headers=headers)
 
 

@@ -83,6 +83,7 @@ class Gateway:
         provider: ProviderTable,
         token: str | None,
         limit: int,
+        body_timeout: float = 10.0,
     ) -> None:
         self.app = app
         self.backend = backend
@@ -90,6 +91,7 @@ class Gateway:
         self.provider = provider
         self.token = token.encode() if token else None
         self.limit = limit
+        self.body_timeout = body_timeout
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -163,10 +165,16 @@ class Gateway:
     def _limited(self, receive: Any) -> Any:
         received = 0
         limit = self.limit
+        timeout = self.body_timeout
 
         async def limited() -> Any:
             nonlocal received
-            message = await receive()
+            try:  # a client that stops sending its body does not hold the request open
+                message = await asyncio.wait_for(receive(), timeout)
+            except TimeoutError:
+                raise HyberError.named(
+                    "request_timeout", f"no part of the body came for {timeout:g} s"
+                ) from None
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > limit:
