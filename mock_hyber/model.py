@@ -189,6 +189,14 @@ class Job:
             return rejection.phone
         return str(int(self.phones[index]))
 
+    def phone_texts(self) -> list[str]:
+        """`phone(index)` for every recipient, at once (whole-job answers and reports)."""
+        texts = [str(phone) for phone in self.phones.tolist()]
+        for index, rejection in self.rejected.items():
+            if rejection.phone is not None:
+                texts[index] = rejection.phone
+        return texts
+
     def extra_id(self, index: int) -> str | None:
         return None if self.extra_ids is None else self.extra_ids[index]
 

@@ -94,21 +94,6 @@ class ReportBuilder:
 
     # -- shapes ---------------------------------------------------------------------------
 
-    def acceptance_item(self, message: Message) -> dict[str, Any]:
-        """One entry of a /batch/sync or /broadcast/sync answer."""
-        item: dict[str, Any] = {
-            "processed": message.accepted,
-            "phone_number": message.phone,
-            "message_id": message.message_id,
-        }
-        if message.extra_id is not None:
-            item["extra_id"] = message.extra_id
-        item["accepted"] = message.accepted
-        if not message.accepted:
-            item["error_code"] = message.error_code
-            item["error_text"] = self.error_text(message)
-        return item
-
     def status_item(self, message: Message) -> dict[str, Any]:
         """One entry of the campaign status report (GET /{client_id}/status/{job_id})."""
         state = view_of(message)
@@ -137,16 +122,15 @@ class ReportBuilder:
     def acceptance_items(self, job: Job) -> list[dict[str, Any]]:
         """The answer of a /batch/sync or /broadcast/sync request, one item per recipient."""
         ids = job.ids.ids_of(job.number, job.size)
-        phones = job.phones.tolist()
+        phones = job.phone_texts()
         extra_ids = None if job.extra_ids is None else job.extra_ids.to_list()
         rejected = job.rejected
         items = []
         for index, message_id in enumerate(ids):
             rejection = rejected.get(index)
-            phone = str(phones[index]) if rejection is None or rejection.phone is None else None
             item: dict[str, Any] = {
                 "processed": rejection is None,
-                "phone_number": phone if phone is not None else rejection.phone,  # type: ignore[union-attr]
+                "phone_number": phones[index],
                 "message_id": message_id,
             }
             if extra_ids is not None and extra_ids[index] is not None:
@@ -187,7 +171,7 @@ class ReportBuilder:
             clicked = happened & (kinds == Kind.CLICK)
             clicks = np.where(clicked, table["code"], 0).sum(axis=0).tolist()
         ids = job.ids.ids_of(job.number, job.size)
-        phones = job.phones.tolist()
+        phones = job.phone_texts()
         parts = job.sms_parts.tolist()
         extra_ids = None if job.extra_ids is None else job.extra_ids.to_list()
         rejected = job.rejected
@@ -197,9 +181,7 @@ class ReportBuilder:
             rejection = rejected.get(index)
             item: dict[str, Any] = {
                 "time": times[index] if rejection is None else job.created_ms,
-                "phone_number": str(phones[index])
-                if rejection is None or rejection.phone is None
-                else rejection.phone,
+                "phone_number": phones[index],
                 "message_id": message_id,
             }
             if extra_ids is not None and extra_ids[index] is not None:

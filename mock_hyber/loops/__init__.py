@@ -53,7 +53,7 @@ class Loops:
         if self.collector is not None:
             loops.append(self.collector)
         found = {loop.name: {"errors": loop.errors, "dead": loop.dead} for loop in loops}
-        dead = next((t for t in self.dispatcher.tasks_done()), None)
+        dead = next(iter(self.dispatcher.tasks_done()), None)
         found["callbacks"] = {"errors": self.dispatcher.errors, "dead": dead}
         return found
 

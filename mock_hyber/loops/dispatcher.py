@@ -37,22 +37,16 @@ class Dispatcher:
         self,
         accounts: Iterable[AccountState],
         settings: Settings,
-        transport: httpx.AsyncBaseTransport | None = None,
-        metrics: Metrics | None = None,
-        destinations: Destinations | None = None,
+        transport: httpx.AsyncBaseTransport | None,
+        metrics: Metrics | None,
+        destinations: Destinations,
     ) -> None:
         self.accounts = list(accounts)
         self.metrics = metrics
         self.settings = settings
         self.watch = DestinationWatch()
         self.errors = 0  # attempts that raised (workers go on)
-        self.name = "callbacks"
-        self.destinations = destinations or Destinations(
-            settings.callback_allowed_hosts,
-            settings.port,
-            settings.host,
-            settings.callback_block_loopback,
-        )
+        self.destinations = destinations
         self._transport = transport
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []

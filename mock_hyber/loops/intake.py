@@ -6,24 +6,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable
 
-from mock_hyber.loops.task import Loop
+from mock_hyber.loops.task import WokenLoop
 from mock_hyber.state import AccountState
 
 log = logging.getLogger("mock_hyber")
 
 
-class Intake(Loop):
+class Intake(WokenLoop):
     name = "intake"
-
-    def __init__(self, accounts: Iterable[AccountState]) -> None:
-        super().__init__()
-        self.accounts = list(accounts)
-        self._wake = asyncio.Event()
-
-    def wake(self) -> None:
-        self._wake.set()
+    accounts: list[AccountState]
 
     async def run(self) -> None:
         while True:

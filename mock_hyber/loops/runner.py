@@ -10,9 +10,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Iterable
 
-from mock_hyber.loops.task import Loop
+from mock_hyber.loops.task import WokenLoop
 from mock_hyber.state import AccountState
 
 SLICE = 1000  # messages per slice before other requests get a turn
@@ -21,16 +20,9 @@ MAX_SLEEP = 1.0  # seconds; a safety net, wake-ups normally come from `wake()`
 log = logging.getLogger("mock_hyber.engine")
 
 
-class Runner(Loop):
+class Runner(WokenLoop):
     name = "mock-hyber-engine"
-
-    def __init__(self, accounts: Iterable[AccountState]) -> None:
-        super().__init__()
-        self.accounts = list(accounts)
-        self._wake = asyncio.Event()
-
-    def wake(self) -> None:
-        self._wake.set()
+    accounts: list[AccountState]
 
     def run_slice(self) -> bool:
         """Run due work of every account; True when all of it is done."""

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Iterable
 from typing import Any
 
 log = logging.getLogger("mock_hyber")
@@ -49,3 +49,15 @@ class Loop:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
+
+
+class WokenLoop(Loop):
+    """A loop over the accounts that sleeps until `wake()` (new work) or its own timeout."""
+
+    def __init__(self, accounts: Iterable[Any]) -> None:
+        super().__init__()
+        self.accounts = list(accounts)
+        self._wake = asyncio.Event()
+
+    def wake(self) -> None:
+        self._wake.set()

@@ -39,10 +39,7 @@ def upcoming_moments(account: AccountState, now_ms: int) -> tuple[int, int | Non
     and when the next one is."""
     count, soonest = 0, None
     for job in account.store.iter_jobs():
-        if job.settled is not None or now_ms >= ends_ms(job):
-            continue  # nothing left to happen
-        offsets = job.lives.table["offset"]
-        ahead = offsets[(offsets > max(now_ms - job.begin_ms, -1)) & (offsets != NEVER)]
+        ahead = _ahead(job, now_ms)
         if len(ahead):
             count += len(ahead)
             at = job.begin_ms + int(ahead.min())
@@ -286,11 +283,16 @@ _NO_MOMENT = 2**62
 
 def _next_moment_ms(job: Job, now_ms: int) -> int:
     """When the job's next moment after `now_ms` happens (virtual ms), or _NO_MOMENT."""
-    if job.settled is not None or now_ms >= ends_ms(job):
-        return _NO_MOMENT
-    offsets = job.lives.table["offset"]
-    ahead = offsets[(offsets > max(now_ms - job.begin_ms, -1)) & (offsets != NEVER)]
+    ahead = _ahead(job, now_ms)
     return job.begin_ms + int(ahead.min()) if len(ahead) else _NO_MOMENT
+
+
+def _ahead(job: Job, now_ms: int) -> np.ndarray:
+    """The offsets of the job's moments still to come after `now_ms` (none once settled)."""
+    if job.settled is not None or now_ms >= ends_ms(job):
+        return np.empty(0, np.uint32)
+    offsets = job.lives.table["offset"]
+    return offsets[(offsets > max(now_ms - job.begin_ms, -1)) & (offsets != NEVER)]
 
 
 def job_summary(job: Job, now_ms: int) -> dict[str, Any]:
