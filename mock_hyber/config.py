@@ -112,6 +112,10 @@ class Settings(BaseSettings):
     callback_jitter: float = Field(0.1, ge=0, le=1)
     callback_concurrency: int = Field(16, ge=1, le=1000)
     callback_destination_concurrency: int = Field(4, ge=1, le=1000)
+    # Circuit breaker per account and destination, on the account's virtual clock.
+    callback_breaker_threshold: int = Field(20, ge=0, le=100_000)  # 0: never opens
+    callback_breaker_open: float = Field(30.0, gt=0, le=86_400)
+    callback_breaker_open_max: float = Field(600.0, gt=0, le=604_800)
     callback_allowed_hosts: Annotated[list[str], NoDecode] = Field(default_factory=list)
     callback_block_loopback: bool = Field(False, description="refuse loopback destinations too")
 

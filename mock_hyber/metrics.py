@@ -163,6 +163,10 @@ class Metrics:
             registry=r,
             buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
         )
+        self._attempts = {
+            outcome: self.callback_attempts.labels(outcome)
+            for outcome in ("success", "failure", "held")
+        }
         self._queue_depth: Any = lambda: 0
         self._levels = _Levels(backend, lambda: self._queue_depth())
         r.register(self._levels)
@@ -184,7 +188,13 @@ class Metrics:
             self.accepted.labels("rejected").inc(rejected)
 
     def on_attempt(self, ok: bool, latency_s: float, gave_up: bool) -> None:
-        self.callback_attempts.labels("success" if ok else "failure").inc()
+        self._attempts["success" if ok else "failure"].inc()
         self.callback_latency.observe(latency_s)
+        if gave_up:
+            self.callbacks_failed.inc()
+
+    def on_held_attempt(self, gave_up: bool) -> None:
+        """An attempt recorded as failed without a request: the breaker was open."""
+        self._attempts["held"].inc()
         if gave_up:
             self.callbacks_failed.inc()

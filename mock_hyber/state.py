@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from mock_hyber.api_faults import ApiFaults
+from mock_hyber.callbacks.breaker import BreakerPolicy
 from mock_hyber.callbacks.destinations import Destinations
 from mock_hyber.callbacks.outbox import Outbox
 from mock_hyber.callbacks.policy import CallbackPolicy
@@ -75,6 +76,7 @@ class AccountState:
             new_rng=lambda: backend.random.stream(f"{self.client_id}/callbacks"),
             now_ms=lambda: self.clock.now_ms(),
             ids=backend.delivery_ids,
+            breaker=BreakerPolicy.of(self.settings),
         )
         self.api_faults = ApiFaults(lambda: backend.random.stream(f"{self.client_id}/api-faults"))
         self.on_filling: Callable[[], None] | None = None  # wakes the intake loop

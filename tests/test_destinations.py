@@ -225,7 +225,7 @@ def test_the_fair_queue_takes_destinations_in_turn_within_their_cap() -> None:
         waiting = asyncio.ensure_future(queue.get())  # slow is at its cap: nothing to take
         await asyncio.sleep(0.01)
         assert not waiting.done()
-        await queue.done("http://slow.example:80")
+        await queue.done(("1001", "http://slow.example:80"))
         picked = await asyncio.wait_for(waiting, 1)
         return [d.url.split("/")[2] for d, _ in [*taken, picked]]
 

@@ -27,6 +27,7 @@ from mock_hyber.errors import HyberError
 from mock_hyber.loops.collector import thaw
 from mock_hyber.model import Message
 from mock_hyber.reports import view_of
+from mock_hyber.service.destinations import destination_summaries
 from mock_hyber.service.inbound import InboundRequest, simulate_reply
 from mock_hyber.service.inspect import (
     MatchCount,
@@ -441,6 +442,17 @@ async def list_callbacks(
     return OrjsonResponse(
         {"total": len(found), "callbacks": [delivery_view(d, with_body=body) for d in shown]}
     )
+
+
+@router.get(
+    "/callbacks/destinations",
+    summary="Each callback destination: pending, delivered and failed counts, last error, breaker",
+)
+async def list_callback_destinations(
+    request: Request, client_id: str | None = None
+) -> OrjsonResponse:
+    accounts = _accounts(backend_of(request), client_id)
+    return OrjsonResponse({"destinations": await destination_summaries(accounts)})
 
 
 @router.post("/callbacks/{delivery_id}/redeliver", summary="Send a callback again, now")

@@ -17,12 +17,13 @@ import asyncio
 import ipaddress
 import socket
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from urllib.parse import urlsplit
 
 METADATA_HOSTS = frozenset({"metadata.google.internal", "metadata", "instance-data"})
 LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost"})
-DNS_TTL = 60.0  # seconds a host's resolved addresses are reused
+DNS_TTL = 60.0  # seconds a host's resolved addresses (and a URL's verdict) are reused
+MAX_VERDICTS = 10_000  # URLs whose verdict is kept; past that the cache starts over
 IpAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
@@ -47,6 +48,9 @@ class Destinations:
         self.own_host = own_host.lower()
         self.block_loopback = block_loopback
         self._resolved: dict[str, tuple[float, list[IpAddress]]] = {}
+        self._verdicts: dict[str, tuple[float, str | None]] = {}  # per URL, for DNS_TTL
+        # How a host name is resolved; tests swap it so that no DNS query leaves the machine.
+        self.lookup: Callable[[str], Awaitable[list[IpAddress]]] = system_lookup
 
     def refusal(self, url: str) -> str | None:
         """Why `url` may not be POSTed to, from the URL alone; None when it may."""
@@ -71,6 +75,16 @@ class Destinations:
     async def refusal_resolved(self, url: str) -> str | None:
         """`refusal`, then the same rules for every address the host resolves to (cached; a
         host that does not resolve is left to the attempt, which then fails)."""
+        cached = self._verdicts.get(url)
+        if cached is not None and time.monotonic() - cached[0] < DNS_TTL:
+            return cached[1]
+        reason = await self._refusal_resolved(url)
+        if len(self._verdicts) >= MAX_VERDICTS:
+            self._verdicts.clear()
+        self._verdicts[url] = (time.monotonic(), reason)
+        return reason
+
+    async def _refusal_resolved(self, url: str) -> str | None:
         reason = self.refusal(url)
         if reason is not None:
             return reason
@@ -110,12 +124,15 @@ class Destinations:
         cached = self._resolved.get(host)
         if cached is not None and time.monotonic() - cached[0] < DNS_TTL:
             return cached[1]
-        try:
-            infos = await asyncio.get_running_loop().getaddrinfo(
-                host, None, type=socket.SOCK_STREAM
-            )
-            addresses = [ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in infos]
-        except (OSError, ValueError):
-            addresses = []
+        addresses = await self.lookup(host)
         self._resolved[host] = (time.monotonic(), addresses)
         return addresses
+
+
+async def system_lookup(host: str) -> list[IpAddress]:
+    """The host's addresses from the system resolver; none when it does not resolve."""
+    try:
+        infos = await asyncio.get_running_loop().getaddrinfo(host, None, type=socket.SOCK_STREAM)
+        return [ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in infos]
+    except (OSError, ValueError):
+        return []

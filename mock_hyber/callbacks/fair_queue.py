@@ -1,25 +1,37 @@
-"""Due callback deliveries waiting for a worker, one line per destination.
+"""Due callback deliveries waiting for a worker, one line per destination: an account and a
+receiver (scheme://host:port).
 
 Workers take deliveries round-robin across destinations, with at most `per_destination` in
-flight to any one of them: a slow, dead, refusing or unresolvable receiver holds at most that
-many workers, and every other receiver's reports and retries go out on time.
+flight to any one of them (`limit` may lower it, e.g. to 1 while a circuit breaker probes): a
+slow, dead, refusing or unresolvable receiver holds at most that many workers, and every other
+receiver's reports and retries go out on time.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections import Counter, deque
+from collections.abc import Callable
 
 from mock_hyber.callbacks.watch import destination_of
 from mock_hyber.model import Delivery
 
+Destination = tuple[str, str]  # (client_id, scheme://host:port)
+
+
+def destination_key(delivery: Delivery) -> Destination:
+    return delivery.client_id, destination_of(delivery.url)
+
 
 class FairQueue:
-    def __init__(self, per_destination: int) -> None:
+    def __init__(
+        self, per_destination: int, limit: Callable[[Destination], int | None] | None = None
+    ) -> None:
         self.per_destination = per_destination
-        self._waiting: dict[str, deque[Delivery]] = {}
-        self._rotation: deque[str] = deque()  # destinations with waiting deliveries, once each
-        self._busy: Counter[str] = Counter()
+        self._limit = limit
+        self._waiting: dict[Destination, deque[Delivery]] = {}
+        self._rotation: deque[Destination] = deque()  # destinations with waiting deliveries
+        self._busy: Counter[Destination] = Counter()
         self._size = 0
         self._changed = asyncio.Condition()
 
@@ -31,7 +43,7 @@ class FairQueue:
         return sum(self._busy.values())
 
     async def put(self, delivery: Delivery) -> None:
-        destination = destination_of(delivery.url)
+        destination = destination_key(delivery)
         async with self._changed:
             line = self._waiting.get(destination)
             if line is None:
@@ -41,7 +53,7 @@ class FairQueue:
             self._size += 1
             self._changed.notify()
 
-    async def get(self) -> tuple[Delivery, str]:
+    async def get(self) -> tuple[Delivery, Destination]:
         """The next delivery to attempt and its destination; call `done` after the attempt."""
         async with self._changed:
             while True:
@@ -50,17 +62,20 @@ class FairQueue:
                     return picked
                 await self._changed.wait()
 
-    async def done(self, destination: str) -> None:
+    async def done(self, destination: Destination) -> None:
         async with self._changed:
             self._busy[destination] -= 1
             if not self._busy[destination]:
                 del self._busy[destination]
             self._changed.notify()
 
-    def _pick(self) -> tuple[Delivery, str] | None:
+    def _pick(self) -> tuple[Delivery, Destination] | None:
         for _ in range(len(self._rotation)):
             destination = self._rotation.popleft()
-            if self._busy[destination] >= self.per_destination:
+            cap = self.per_destination
+            if self._limit is not None:
+                cap = min(cap, self._limit(destination) or cap)
+            if self._busy[destination] >= cap:
                 self._rotation.append(destination)  # full: the next destination's turn
                 continue
             line = self._waiting[destination]

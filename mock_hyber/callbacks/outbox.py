@@ -17,6 +17,7 @@ from typing import Any
 
 import orjson
 
+from mock_hyber.callbacks.breaker import BreakerPolicy, Breakers
 from mock_hyber.callbacks.faults import CallbackFaults, decide
 from mock_hyber.callbacks.payloads import delivery_report
 from mock_hyber.callbacks.policy import CallbackPolicy
@@ -98,9 +99,11 @@ class Outbox:
         new_rng: Callable[[], random.Random],
         now_ms: Callable[[], int],
         ids: Counter,
+        breaker: BreakerPolicy | None = None,
     ) -> None:
         self.client_id = client_id
         self.policy = policy
+        self.breaker_policy = breaker or BreakerPolicy(threshold=0, open_ms=1, open_max_ms=1)
         self.builder = ReportBuilder(catalogue)
         self._new_rng = new_rng
         self._now_ms = now_ms
@@ -117,6 +120,7 @@ class Outbox:
         self._batches: dict[str, _Batch] = {}
         self.rng = self._new_rng()
         self.faults = CallbackFaults()
+        self.breakers = Breakers(self.breaker_policy)
 
     # -- from the engine ------------------------------------------------------------------
 

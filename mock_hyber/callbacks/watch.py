@@ -8,12 +8,14 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 from urllib.parse import urlsplit
 
 log = logging.getLogger("mock_hyber.callbacks")
 SUMMARY_EVERY = 60.0  # real seconds between two summaries of a destination still failing
 
 
+@lru_cache(maxsize=4096)
 def destination_of(url: str) -> str:
     """scheme://host:port, what a receiver is known by in the log."""
     try:

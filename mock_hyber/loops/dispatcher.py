@@ -16,10 +16,10 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from mock_hyber.callbacks.destinations import Destinations
-from mock_hyber.callbacks.fair_queue import FairQueue
+from mock_hyber.callbacks.fair_queue import Destination, FairQueue, destination_key
 from mock_hyber.callbacks.senders import Sender, SendError, make_sender
 from mock_hyber.callbacks.signing import SIGNATURE_HEADER, signature
-from mock_hyber.callbacks.watch import DestinationWatch
+from mock_hyber.callbacks.watch import DestinationWatch, destination_of
 from mock_hyber.config import Settings
 from mock_hyber.metrics import Metrics
 from mock_hyber.model import FAILED, Attempt, Delivery
@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("mock_hyber.callbacks")
 MAX_SLEEP = 1.0
+FEED_SLICE = 500  # due deliveries handled between two yields to the event loop
 
 
 class Dispatcher:
@@ -42,6 +43,7 @@ class Dispatcher:
         destinations: Destinations,
     ) -> None:
         self.accounts = list(accounts)
+        self._by_client_id = {account.client_id: account for account in self.accounts}
         self.metrics = metrics
         self.settings = settings
         self.watch = DestinationWatch()
@@ -53,8 +55,15 @@ class Dispatcher:
         per_destination = min(
             settings.callback_destination_concurrency, settings.callback_concurrency
         )
-        self._queue = FairQueue(per_destination)
+        self._queue = FairQueue(per_destination, limit=self._probe_limit)
         self._sender: Sender | None = None
+
+    def _probe_limit(self, destination: Destination) -> int | None:
+        """One request at a time to a destination whose breaker is probing it."""
+        client_id, receiver = destination
+        account = self._by_client_id.get(client_id)
+        half_open = account is not None and account.outbox.breakers.half_open(receiver)
+        return 1 if half_open else None
 
     def wake(self) -> None:
         self._wake.set()
@@ -101,10 +110,25 @@ class Dispatcher:
         while True:
             self._wake.clear()
             for account in self.accounts:
-                outbox = account.outbox
-                for delivery in outbox.pop_due(account.clock.now_ms()):
-                    await self._queue.put(delivery)
+                now_ms = account.clock.now_ms()
+                for n, delivery in enumerate(account.outbox.pop_due(now_ms), 1):
+                    if not self._held(account, delivery, now_ms):
+                        await self._queue.put(delivery)
+                    if n % FEED_SLICE == 0:
+                        await asyncio.sleep(0)  # a burst of due retries must not stall the API
             await self._sleep()
+
+    def _held(self, account: AccountState, delivery: Delivery, now_ms: int) -> bool:
+        """Record the attempt at once, without a request or a worker, when the destination's
+        breaker is open: thousands of reports to a dead receiver cost next to nothing."""
+        outbox = account.outbox
+        reason = outbox.breakers.holding(destination_of(delivery.url), now_ms)
+        if reason is None:
+            return False
+        outbox.record(delivery, Attempt(len(delivery.attempts) + 1, now_ms, None, reason, 0.0))
+        if self.metrics is not None:
+            self.metrics.on_held_attempt(delivery.status == FAILED)
+        return True
 
     async def _sleep(self) -> None:
         wait = MAX_SLEEP
@@ -132,7 +156,7 @@ class Dispatcher:
                 await self._queue.done(destination)
 
     async def _attempt(self, delivery: Delivery) -> None:
-        account = next(a for a in self.accounts if a.client_id == delivery.client_id)
+        account = self._by_client_id[delivery.client_id]
         outbox = account.outbox
         headers = {
             "Content-Type": "application/json",
@@ -145,29 +169,43 @@ class Dispatcher:
         started = time.perf_counter()
         status_code: int | None = None
         error: str | None = None
+        requested = False  # a request went out (or a DNS look-up failed): the breaker learns
         assert self._sender is not None
+        _, receiver = destination_key(delivery)
         # Checked at every send: restored deliveries and redeliveries were accepted under
         # other settings, and a host name may point back at the mock.
         refusal = await self.destinations.refusal_resolved(delivery.url)
-        unresolved = refusal is None and self.destinations.unresolvable(delivery.url)
-        if unresolved:  # a failed look-up is cached: do not wait on DNS for every report
+        held = None if refusal is not None else outbox.breakers.admit(receiver, at_ms)
+        if refusal is not None:
+            error = f"refused: {refusal}"
+        elif held is not None:
+            error = held
+        elif self.destinations.unresolvable(delivery.url):
+            # a failed look-up is cached: do not wait on DNS for every report
             error = "the host name did not resolve (the failure is cached for 60 s)"
-        elif refusal is None:
+            requested = True
+        else:
+            requested = True
             try:
                 status_code = await self._sender.post(delivery.url, delivery.body, headers)
                 if not 200 <= status_code < 300:
                     error = f"HTTP {status_code}"
             except SendError as exc:
                 error = str(exc)
-        else:
-            error = f"refused: {refusal}"
-        latency_ms = (time.perf_counter() - started) * 1000
+        latency_ms = (time.perf_counter() - started) * 1000 if requested else 0.0
         if outbox.deliveries.get(delivery.id) is delivery:  # not wiped by a reset meanwhile
             attempt = Attempt(len(delivery.attempts) + 1, at_ms, status_code, error, latency_ms)
             outbox.record(delivery, attempt, final=refusal is not None)
-        self.watch.attempted(delivery.url, error)
-        if self.metrics is not None:
+            if requested:
+                outbox.breakers.result(receiver, error, account.clock.now_ms())
+        if held is None:
+            self.watch.attempted(delivery.url, error)
+        if self.metrics is None:
+            return
+        if held is None:
             self.metrics.on_attempt(error is None, latency_ms / 1000, delivery.status == FAILED)
+        else:
+            self.metrics.on_held_attempt(delivery.status == FAILED)
 
     # -- waiting --------------------------------------------------------------------------
 
