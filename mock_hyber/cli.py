@@ -19,6 +19,7 @@ log = logging.getLogger("mock_hyber")
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from mock_hyber.api.http_protocol import with_header_timeout
     from mock_hyber.app import create_app
     from mock_hyber.config import load_settings
 
@@ -52,6 +53,7 @@ def _serve(args: argparse.Namespace) -> int:
         app,
         host=settings.host,
         port=settings.port,
+        http=with_header_timeout(settings.header_timeout),
         log_config=config,
         access_log=settings.log_level == "debug",
         timeout_graceful_shutdown=settings.shutdown_grace,

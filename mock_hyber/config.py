@@ -91,6 +91,7 @@ class Settings(BaseSettings):
     retention_interval: float = Field(5.0, gt=0)
     max_body_bytes: int = Field(100 * 1024 * 1024, ge=1024)
     body_timeout: float = Field(10.0, gt=0, le=3600, description="seconds between body parts")
+    header_timeout: float = Field(10.0, gt=0, le=3600, description="seconds for request headers")
     admin_token: str | None = None
     log_format: Literal["text", "json"] = "text"
     shutdown_grace: float = Field(30.0, gt=0, description="seconds in-flight requests get")

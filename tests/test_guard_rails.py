@@ -530,3 +530,42 @@ def test_a_body_that_stops_coming_gets_408_after_body_timeout(path: str) -> None
     assert answer.startswith(b"HTTP/1.1 408"), answer[:200]
     assert b'"error_code":10408' in answer
     assert waited < 4  # the 0.3 s timeout, not the client's patience
+
+
+def _read_until_closed(port: int, sent: bytes) -> tuple[bytes, float]:
+    """Send `sent` and read until the server closes (or the 5 s socket timeout raises)."""
+    import socket
+
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        if sent:
+            sock.sendall(sent)
+        started = time.monotonic()
+        answer = b""
+        while chunk := sock.recv(4096):
+            answer += chunk
+        return answer, time.monotonic() - started
+
+
+def test_headers_that_stop_coming_get_408_after_header_timeout() -> None:
+    """Issue 10, finding 9: a request whose headers never finish held its connection open for
+    as long as the client liked. After `header_timeout` it gets a Hyber 408 and is closed, on a
+    new connection and on the next request of a kept-alive one."""
+    settings = Settings(accounts="1001:alice:secret", seed=1, header_timeout=0.3)
+    with LiveServer(settings) as live:
+        port = int(live.url.rsplit(":", 1)[1])
+        partial = b"POST /1001/batch HTTP/1.1\r\nHost: x\r\nContent-Type: app"
+        answer, waited = _read_until_closed(port, partial)
+        assert answer.startswith(b"HTTP/1.1 408"), answer[:200]
+        assert b'"error_code":10408' in answer and b"headers did not arrive" in answer
+        assert waited < 4
+        health = b"GET /_mock/health HTTP/1.1\r\nHost: x\r\n\r\n"
+        answer, waited = _read_until_closed(port, health + b"GET /_mock/health HTTP/1.1\r\n")
+        assert answer.startswith(b"HTTP/1.1 200") and b"HTTP/1.1 408" in answer, answer[-300:]
+        assert waited < 4
+
+
+def test_a_connection_that_sends_nothing_is_closed_after_header_timeout() -> None:
+    settings = Settings(accounts="1001:alice:secret", seed=1, header_timeout=0.3)
+    with LiveServer(settings) as live:
+        answer, waited = _read_until_closed(int(live.url.rsplit(":", 1)[1]), b"")
+    assert answer == b"" and waited < 4

@@ -12,6 +12,7 @@ from typing import Any
 
 import uvicorn
 
+from mock_hyber.api.http_protocol import with_header_timeout
 from mock_hyber.app import create_app
 from mock_hyber.config import Settings
 
@@ -31,7 +32,12 @@ class LiveServer:
         self.settings = base.model_copy(update={"host": "127.0.0.1", "port": port, **overrides})
         self.app = create_app(self.settings)
         config = uvicorn.Config(
-            self.app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"
+            self.app,
+            host="127.0.0.1",
+            port=port,
+            log_level="warning",
+            lifespan="on",
+            http=with_header_timeout(self.settings.header_timeout),
         )
         self._server = uvicorn.Server(config)
         self._thread: threading.Thread | None = None
