@@ -67,3 +67,21 @@ def test_the_open_long_polls_are_capped(live: LiveServer) -> None:
     assert done == [200] * MAX_OPEN_WAITS
     assert refused == 429
     assert again == 200
+
+
+def test_a_count_that_took_long_is_reused_for_fifty_times_its_cost(live: LiveServer) -> None:
+    """A shared count of big jobs on the move costs milliseconds: polls make it again no
+    sooner than 50x what it took, so waiting polls hold the loop at most 2 % of the time."""
+    from mock_hyber.service.inspect import COUNT_SHARE, MatchCount, MessageFilter
+
+    with httpx.Client(base_url=live.url, timeout=20) as http:
+        http.post("/1001/batch", json=batch_body(None, [DELIVERED] * 3), auth=ALICE)
+    account = live.backend.accounts["1001"]
+    counter = MatchCount([account], MessageFilter(status="final"))
+    assert not counter.reached(1, 0.0)  # nothing final yet: counted
+    counter.cost = 10.0  # as if that count had taken 10 s
+    account.clock.advance(3600)  # now all three are final
+    assert not counter.reached(1, 0.0)  # the count is reused: 500 s have not passed
+    counter.cost = 0.0
+    assert counter.reached(3, 0.0)  # a cheap count is made again at once
+    assert COUNT_SHARE == 50

@@ -219,6 +219,9 @@ async def find_messages(
     return total, shown
 
 
+COUNT_SHARE = 50  # a shared count is made again after at least 50x the time it took
+
+
 class MatchCount:
     """A long-poll's running count of the messages its filters match. A job is evaluated again
     only when one of its moments has happened since it last was (or it is new, or a forced
@@ -230,6 +233,7 @@ class MatchCount:
         self._known: dict[Job, tuple[int, int, int]] = {}  # matches, next change, revision
         self._last: tuple[float, int] | None = None  # (real time, total) of the last count
         self._soonest: dict[str, int] = {}  # per account: its next moment among counted jobs
+        self.cost = 0.0  # real seconds the last count took
 
     def reached(self, min_count: int, max_age: float) -> bool:
         """Whether at least `min_count` messages match. The count is reused while at most
@@ -243,8 +247,12 @@ class MatchCount:
         if held < min_count:
             return False
         now = time.monotonic()
-        if self._last is None or now - self._last[0] > max_age:
+        # A count of large jobs on the move takes milliseconds: make it at most that often
+        # that it holds the event loop for 1/COUNT_SHARE of the time, whatever polls wait.
+        if self._last is None or now - self._last[0] > max(max_age, self.cost * COUNT_SHARE):
+            started = time.perf_counter()
             self._last = (now, self.total())
+            self.cost = time.perf_counter() - started
         return self._last[1] >= min_count
 
     def total(self) -> int:
