@@ -4,6 +4,7 @@ admin token. (The browser tests are in test_ui_browser.py.)"""
 from __future__ import annotations
 
 import html
+import json
 import re
 from collections.abc import Iterator
 from typing import Any
@@ -173,13 +174,18 @@ def test_live_revision_answers_304_until_something_changes(
     assert second.status_code == 200
     etag = second.headers["etag"]
     assert client.get("/ui/live", headers={"if-none-match": etag}).status_code == 304
-    # Time alone (no control call): the clock passes the next planned moment.
+    # Time alone (no control call) leaves the token: the page itself knows when what it
+    # shows next moves, and asks for its live part then.
+    job_id = job_id_of(client)
+    part = client.get(f"/ui/jobs/{job_id}", headers={"X-UI-Fragment": "1"})
+    assert "<html" not in part.text and 'id="job-totals"' in part.text
+    now_ms = client.get("/_mock/clock").json()["clocks"]["1001"]["now_ms"]
+    assert json.loads(part.headers["x-ui-next"])["1001"] > now_ms
     server.backend.account("1001").clock.advance(3600)
-    third = client.get("/ui/live", headers={"if-none-match": etag})
-    assert third.status_code == 200
-    etag = third.headers["etag"]
-    server.backend.account("1001").clock.advance(3600)  # nothing left to happen
     assert client.get("/ui/live", headers={"if-none-match": etag}).status_code == 304
+    part = client.get(f"/ui/jobs/{job_id}", headers={"X-UI-Fragment": "1"})
+    assert json.loads(part.headers["x-ui-next"]) == {"1001": None}  # nothing left to happen
+    assert json.loads(client.get("/ui/jobs").headers["x-ui-next"]) == {}  # nor on the list
 
 
 def test_a_callback_attempt_moves_the_revision(server: LiveServer, client: httpx.Client) -> None:

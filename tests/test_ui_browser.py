@@ -145,6 +145,23 @@ def test_advancing_the_clock_from_the_page_moves_statuses_and_callbacks(
         shot(page, "callbacks")
 
 
+def test_time_alone_updates_the_page_on_a_running_clock(page: Any, mock: LiveServer) -> None:
+    # The viber leg expires at its ttl (60 virtual s), then sms delivers 2 s later: at speed
+    # 10, some 6 real seconds after the resume, with no send or control call to announce it.
+    first = send(mock, ["380000000002"])["messages"][0]["message_id"]
+    page.goto(f"/ui/messages/{first}")
+    expect(page.locator("h1 .pill")).to_have_text("active")
+    mark_document(page)
+    clock = {"speed": 10, "frozen": False, "client_id": "1001"}
+    httpx.post(mock.url + "/_mock/clock", json=clock).raise_for_status()
+    expect(page.locator("h1 .pill")).to_have_text("active")
+    etag = httpx.get(mock.url + "/ui/live").headers["etag"]
+    expect(page.locator("h1 .pill")).to_have_text("delivered", timeout=20_000)
+    assert httpx.get(mock.url + "/ui/live").headers["etag"] == etag  # time alone moved it
+    assert still_same_document(page)
+    httpx.post(mock.url + "/_mock/clock", json={"speed": 1}).raise_for_status()
+
+
 def test_freeze_resume_and_a_fault_switch(page: Any, mock: LiveServer) -> None:
     page.goto("/")
     expect(page.locator("#clock-state")).to_have_text("frozen")

@@ -6,11 +6,9 @@ from __future__ import annotations
 from fastapi import FastAPI
 from starlette.staticfiles import StaticFiles
 
-from mock_hyber.ui.live import Revision
 from mock_hyber.ui.pages import router
 
 
 def install_ui(app: FastAPI) -> None:
-    app.state.ui_revision = Revision(app.state.backend)
     app.mount("/ui/static", StaticFiles(packages=[("mock_hyber.ui", "static")]), name="ui-static")
     app.include_router(router)

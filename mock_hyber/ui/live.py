@@ -1,50 +1,23 @@
 """The dashboard's live updates: one cheap revision token the pages poll with If-None-Match.
 
-The token moves when anything a page shows can have changed: a bump of the backend's changes
-(a send, a clock change, a reset, a forced transition), a changed callback delivery, or an
-account's clock passing the next planned moment of its messages. With nothing new, a poll
-compares a few integers and answers 304: the next moment is looked up again only after a
-change or once it has passed.
+The token moves with a bump of the backend's changes (a send, a clock change, a reset, a
+forced transition) and with each changed callback delivery: a poll with nothing new compares
+a few integers and answers 304. Changes that time alone brings (a planned moment passing on a
+running clock) cost the server nothing: each page carries the next moment of what it shows
+(`next_moments`), and its script asks for a refresh once its clock has passed it.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from mock_hyber.service.inspect import upcoming_moments
 from mock_hyber.state import AccountState, Backend
 
 
-class _AccountWatch:
-    __slots__ = ("changes_seen", "crossings", "next_ms")
-
-    def __init__(self) -> None:
-        self.changes_seen = -1  # the backend's changes.revision when next_ms was looked up
-        self.next_ms: int | None = None  # the account's next planned moment then
-        self.crossings = 0  # how many times its clock passed such a moment
-
-
-class Revision:
-    def __init__(self, backend: Backend) -> None:
-        self.backend = backend
-        self._watches: dict[str, _AccountWatch] = {}
-
-    def token(self) -> str:
-        changes = self.backend.changes.revision
-        parts = [str(changes)]
-        for account in self.backend.accounts.values():
-            watch = self._watches.get(account.client_id)
-            if watch is None:
-                watch = self._watches[account.client_id] = _AccountWatch()
-            now_ms = account.clock.now_ms()
-            if watch.changes_seen != changes:
-                watch.changes_seen = changes
-                watch.next_ms = upcoming_moments(account, now_ms)[1]
-            elif watch.next_ms is not None and now_ms >= watch.next_ms:
-                watch.crossings += 1
-                watch.next_ms = upcoming_moments(account, now_ms)[1]
-            parts.append(f"{account.outbox.revision}.{watch.crossings}")
-        return "-".join(parts)
+def token(backend: Backend) -> str:
+    parts = [str(backend.changes.revision)]
+    parts += [str(account.outbox.revision) for account in backend.accounts.values()]
+    return "-".join(parts)
 
 
 def clocks(backend: Backend) -> dict[str, dict[str, Any]]:
@@ -55,3 +28,11 @@ def clocks(backend: Backend) -> dict[str, dict[str, Any]]:
 def _clock(account: AccountState) -> dict[str, Any]:
     clock = account.clock
     return {"now_ms": clock.now_ms(), "speed": clock.speed, "frozen": clock.frozen}
+
+
+def soonest(moments: dict[str, int | None], client_id: str, at_ms: int | None) -> None:
+    """Keep in `moments` the account's soonest next moment (virtual ms)."""
+    if at_ms is None:
+        return
+    known = moments.get(client_id)
+    moments[client_id] = at_ms if known is None else min(known, at_ms)

@@ -17,12 +17,13 @@ from mock_hyber.model import CHANNEL_NAMES
 from mock_hyber.service.inspect import clock_view
 from mock_hyber.state import AccountState, Backend
 from mock_hyber.ui import views
-from mock_hyber.ui.live import Revision, clocks
+from mock_hyber.ui.live import clocks, token
 from mock_hyber.ui.render import FRAGMENT_HEADER, page
 
 router = APIRouter(include_in_schema=False)
 TOKEN_COOKIE = "mock_hyber_token"
 JOBS_SHOWN = 100  # the newest jobs on the Jobs page
+NEXT_HEADER = "x-ui-next"  # a refreshed part's next moments (JSON), for the page's script
 
 
 def _backend(request: Request) -> Backend:
@@ -43,19 +44,31 @@ def _admitted(request: Request) -> bool:
     return presented is not None and secrets.compare_digest(presented.encode(), token.encode())
 
 
-def _render(request: Request, name: str, title: str, **context: object) -> HTMLResponse:
+def _render(
+    request: Request,
+    name: str,
+    title: str,
+    next_moments: dict[str, int | None] | None = None,
+    **context: object,
+) -> HTMLResponse:
+    """The page, or its live part; `next_moments`: per account, the next planned moment of
+    what the page shows (its script refreshes the page once the clock passes it)."""
     if not _admitted(request):
         return page("login.html", {"title": "Admin token", "nav": "", "accounts": []}, False, 401)
     backend = _backend(request)
+    moments = orjson.dumps(next_moments or {}).decode()
     base = {
         "title": title,
         "nav": name.removesuffix(".html"),
         "accounts": sorted(backend.accounts),
         "clocks_json": orjson.dumps(clocks(backend)).decode(),
-        "revision": f'"{request.app.state.ui_revision.token()}"',
+        "revision": f'"{token(backend)}"',
+        "next_json": moments,
     }
     fragment = request.headers.get(FRAGMENT_HEADER) == "1"
-    return page(name, {**base, **context}, fragment)
+    response = page(name, {**base, **context}, fragment)
+    response.headers[NEXT_HEADER] = moments
+    return response
 
 
 def _accounts(backend: Backend, client_id: str | None) -> list[AccountState]:
@@ -104,11 +117,13 @@ async def job_page(
         if job is not None:
             now = account.clock.now_ms()
             query = views.RecipientQuery(q.strip(), status, channel, page_number - 1)
+            progress = views.job_progress(job, now)
             return _render(
                 request,
                 "job.html",
                 f"Job {job_id}",
-                job=views.job_progress(job, now),
+                {account.client_id: progress["next_ms"]},
+                job=progress,
                 found=views.recipients(job, now, query),
                 query=query,
                 statuses=views.STATUSES,
@@ -124,11 +139,13 @@ async def message_page(request: Request, message_id: str) -> Response:
         found = account.store.locate(message_id)
         if found is not None:
             message = message_at(*found, account.clock.now_ms())
+            shown = views.timeline(account, message)
             return _render(
                 request,
                 "message.html",
                 f"Message {message_id}",
-                message=views.timeline(account, message),
+                {account.client_id: shown["next_ms"]},
+                message=shown,
                 clock=clock_view(account),
             )
     raise HyberError.named("message_not_found", message_id)
@@ -172,8 +189,7 @@ async def live(request: Request) -> Response:
     """The revision token as an ETag: 304 while it has not moved. A 200 carries the clocks."""
     if not _admitted(request):
         raise HyberError.named("unauthorized", "the dashboard needs the admin token")
-    revisions: Revision = request.app.state.ui_revision
-    etag = f'"{revisions.token()}"'
+    etag = f'"{token(_backend(request))}"'
     headers = {"etag": etag, "cache-control": "no-cache"}
     if request.headers.get("if-none-match") == etag:
         return Response(status_code=304, headers=headers)

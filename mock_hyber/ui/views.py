@@ -16,7 +16,13 @@ import numpy as np
 from mock_hyber.engine.clock import iso_ms as iso
 from mock_hyber.engine.evaluate import message_at
 from mock_hyber.model import Delivery, Job, Kind, State
-from mock_hyber.service.inspect import MessageFilter, job_view, message_view, states_at
+from mock_hyber.service.inspect import (
+    MessageFilter,
+    job_view,
+    message_view,
+    next_moment_ms,
+    states_at,
+)
 from mock_hyber.state import AccountState, Backend
 
 PAGE_SIZE = 50  # recipients per page
@@ -38,7 +44,7 @@ def account_row(account: AccountState) -> dict[str, Any]:
         "now": iso(clock.now_ms()),
         "speed": clock.speed,
         "frozen": clock.frozen,
-        "jobs": len(account.store.jobs),
+        "jobs": account.store.job_count,  # filling jobs are counted, not finished
         "messages": len(account.store),
         "deliveries": deliveries,
         "faults": faults,
@@ -89,19 +95,27 @@ def job_progress(job: Job, now_ms: int) -> dict[str, Any]:
     done = totals["rejected"] + totals["delivered"] + totals["failed"] + totals["expired"]
     return {
         **job_view(job),
+        "filling": False,
         "totals": totals,
         "by_channel": by_channel,
         "percent_done": round(100 * done / job.size) if job.size else 100,
+        "next_ms": next_moment_ms(job, now_ms) if totals["accepted"] else None,
     }
 
 
 def jobs_of(accounts: list[AccountState], limit: int) -> tuple[int, list[dict[str, Any]]]:
-    """The newest `limit` jobs of the accounts, newest first, with their progress."""
-    found = [
-        (job, account.clock.now_ms()) for account in accounts for job in account.store.iter_jobs()
-    ]
+    """The newest `limit` jobs of the accounts, newest first, with their progress. A job
+    still being accepted (a large request filled between others) is listed as filling,
+    without waiting for it."""
+    found = [(job, account) for account in accounts for job in account.store.held_jobs()]
     found.sort(key=lambda pair: pair[0].created_ms, reverse=True)
-    return len(found), [job_progress(job, now) for job, now in found[:limit]]
+    shown = []
+    for job, account in found[:limit]:
+        if account.store.is_filling(job):
+            shown.append({**job_view(job), "filling": True, "next_ms": None})
+        else:
+            shown.append(job_progress(job, account.clock.now_ms()))
+    return len(found), shown
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,10 +193,12 @@ def timeline(account: AccountState, message: Any) -> dict[str, Any]:
     for moment in view["plan"]["moments"]:
         legs.setdefault(moment["channel"], []).append(moment)
     deliveries = sorted(account.outbox.find(message_id=message.message_id), key=lambda d: d.id)
+    to_come = [m["at_ms"] for m in view["plan"]["moments"] if not m["happened"]]
     return {
         **view,
         "legs": legs,
         "callbacks": [delivery_row(d) for d in deliveries],
+        "next_ms": min(to_come, default=None),
     }
 
 

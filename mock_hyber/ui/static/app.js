@@ -45,6 +45,10 @@ async function control(method, path, body) {
 
 let revision = document.body.dataset.revision || "";
 let polling = false;
+// Per account, the next planned moment of what the page shows (virtual ms): once the
+// account's clock passes it, statuses on the page have moved with time alone.
+let nextMoments = JSON.parse(document.body.dataset.next || "{}");
+let timeRefreshAt = 0; // performance.now() of the last refresh asked for by time alone
 
 async function refresh() {
   const main = document.getElementById("live");
@@ -54,6 +58,7 @@ async function refresh() {
   }
   const response = await fetch(location.href, { headers: headers({ "X-UI-Fragment": "1" }), cache: "no-store" });
   if (!response.ok) return false;
+  nextMoments = JSON.parse(response.headers.get("X-UI-Next") || "{}");
   main.innerHTML = await response.text();
   afterRender();
   return true;
@@ -102,9 +107,22 @@ function isoOf(ms) {
   return new Date(ms).toISOString().replace(".000Z", "Z");
 }
 
+function momentPassed() {
+  for (const [id, at] of Object.entries(nextMoments)) {
+    if (at !== null && clocks[id] && nowOf(clocks[id]) >= at) return true;
+  }
+  return false;
+}
+
 function tick() {
   const select = document.getElementById("clock-account");
   if (!select) return;
+  // At most one refresh a second for time alone (the page's estimate of the clock may run a
+  // little ahead of the server's).
+  if (!document.hidden && momentPassed() && performance.now() - timeRefreshAt > POLL_MS) {
+    timeRefreshAt = performance.now();
+    refresh().catch(() => {});
+  }
   const ids = Object.keys(clocks);
   const shown = clocks[select.value] || clocks[ids[0]];
   if (!shown) return;
