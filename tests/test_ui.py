@@ -109,6 +109,21 @@ def test_job_page_counts_by_status_and_channel(server: LiveServer, client: httpx
     assert progress["by_channel"]["sms"]["expired"] == 1
 
 
+def test_small_and_large_jobs_are_counted_alike(server: LiveServer, client: httpx.Client) -> None:
+    body = recipients_body(11, ("viber", "sms"))
+    for phone in ("380000000001", "380000000002", "380000000003", "380000000004", "12"):
+        body["messages"].append({"phone_number": int(phone), "text": "hi"})
+    send(server, body)
+    account = server.backend.account("1001")
+    job = account.store.job(job_id_of(client))
+    assert job.size <= views.SMALL_JOB
+    start = account.clock.now_ms()
+    for seconds in (0, 1, 30, 61, 62, 120, 400, 3600):
+        now_ms = start + seconds * 1000
+        one_by_one = views._counts_one_by_one(job, now_ms)
+        assert one_by_one == views._counts_by_columns(job, now_ms), seconds
+
+
 def test_recipients_are_paged_searched_and_filtered(
     server: LiveServer, client: httpx.Client
 ) -> None:

@@ -22,7 +22,7 @@ from mock_hyber.ui.render import FRAGMENT_HEADER, page
 
 router = APIRouter(include_in_schema=False)
 TOKEN_COOKIE = "mock_hyber_token"
-JOBS_SHOWN = 100  # the newest jobs on the Jobs page
+JOBS_SHOWN = 50  # the newest jobs on the Jobs page
 NEXT_HEADER = "x-ui-next"  # a refreshed part's next moments (JSON), for the page's script
 
 

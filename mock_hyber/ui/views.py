@@ -65,9 +65,31 @@ def _expired(job: Job, states: np.ndarray) -> np.ndarray:
     return (states == State.FAILED) & (job.lives.final_kind == Kind.EXPIRED)
 
 
+SMALL_JOB = 16  # up to this many recipients, a job's counts are made message by message
+
+
 def job_progress(job: Job, now_ms: int) -> dict[str, Any]:
     """A job with its counts (failed leaves the expired out) overall and by the channel of
     each message's latest moment."""
+    if job.size <= SMALL_JOB:
+        totals, by_channel = _counts_one_by_one(job, now_ms)
+    else:
+        totals, by_channel = _counts_by_columns(job, now_ms)
+    done = totals["rejected"] + totals["delivered"] + totals["failed"] + totals["expired"]
+    return {
+        **job_view(job),
+        "filling": False,
+        "totals": totals,
+        "by_channel": by_channel,
+        "percent_done": round(100 * done / job.size) if job.size else 100,
+        "next_ms": next_moment_ms(job, now_ms) if totals["accepted"] else None,
+    }
+
+
+_COUNTED = ("active", "delivered", "failed", "expired")
+
+
+def _counts_by_columns(job: Job, now_ms: int) -> tuple[dict[str, int], dict[str, dict[str, int]]]:
     states = states_at(job, now_ms)
     counts = np.bincount(states, minlength=len(State))
     expired = _expired(job, states)
@@ -85,22 +107,32 @@ def job_progress(job: Job, now_ms: int) -> dict[str, Any]:
         steps, legs = _latest_legs(job, now_ms)
         for leg, channel in enumerate(job.channels):
             on = (legs == leg) & (steps > 0) & (states != State.REJECTED)
-            row = {
+            by_channel[channel] = {
                 "active": int(np.count_nonzero(on & (states == State.ACTIVE))),
                 "delivered": int(np.count_nonzero(on & (states == State.DELIVERED))),
                 "failed": int(np.count_nonzero(on & (states == State.FAILED) & ~expired)),
                 "expired": int(np.count_nonzero(on & expired)),
             }
-            by_channel[channel] = row
-    done = totals["rejected"] + totals["delivered"] + totals["failed"] + totals["expired"]
-    return {
-        **job_view(job),
-        "filling": False,
-        "totals": totals,
-        "by_channel": by_channel,
-        "percent_done": round(100 * done / job.size) if job.size else 100,
-        "next_ms": next_moment_ms(job, now_ms) if totals["accepted"] else None,
-    }
+    return totals, by_channel
+
+
+def _counts_one_by_one(job: Job, now_ms: int) -> tuple[dict[str, int], dict[str, dict[str, int]]]:
+    """The same counts for a small job, without numpy's per-call cost (a page lists many)."""
+    totals = dict.fromkeys(("accepted", "rejected", "pending", *_COUNTED), 0)
+    totals["accepted"] = job.size - len(job.rejected)
+    by_channel = {channel: dict.fromkeys(_COUNTED, 0) for channel in job.channels}
+    if not totals["accepted"]:
+        by_channel = {}
+    for index in range(job.size):
+        message = message_at(job, index, now_ms)
+        state = message.state.name.lower()
+        if message.state is State.FAILED and job.lives.final_kind[index] == Kind.EXPIRED:
+            state = "expired"
+        totals[state] += 1
+        if message.step and message.state is not State.REJECTED:
+            leg = int(job.lives.table[message.step - 1, index]["leg"])
+            by_channel[job.channels[leg]][state] += 1
+    return totals, by_channel
 
 
 def jobs_of(accounts: list[AccountState], limit: int) -> tuple[int, list[dict[str, Any]]]:

@@ -3,6 +3,9 @@
 "use strict";
 
 const POLL_MS = 1000; // how often a visible page asks /ui/live whether anything changed
+// A refresh waits REFRESH_FACTOR times as long as the last one took: on a busy server an open
+// page takes at most about 1/REFRESH_FACTOR of its time, however often things change.
+const REFRESH_FACTOR = 20;
 const TOKEN_COOKIE = "mock_hyber_token";
 
 function token() {
@@ -50,16 +53,23 @@ let polling = false;
 let nextMoments = JSON.parse(document.body.dataset.next || "{}");
 let timeRefreshAt = 0; // performance.now() of the last refresh asked for by time alone
 
-async function refresh() {
+let lastRefresh = { at: -Infinity, took: 0 };
+
+async function refresh(force) {
+  if (!force && performance.now() - lastRefresh.at < REFRESH_FACTOR * lastRefresh.took) {
+    return false; // soon again: the next poll or tick asks once more
+  }
   const main = document.getElementById("live");
   const focused = document.activeElement;
   if (focused && main.contains(focused) && /^(TEXTAREA|INPUT|SELECT)$/.test(focused.tagName)) {
     return false; // never pull the rug from under someone typing
   }
+  const started = performance.now();
   const response = await fetch(location.href, { headers: headers({ "X-UI-Fragment": "1" }), cache: "no-store" });
   if (!response.ok) return false;
   nextMoments = JSON.parse(response.headers.get("X-UI-Next") || "{}");
   main.innerHTML = await response.text();
+  lastRefresh = { at: performance.now(), took: performance.now() - started };
   afterRender();
   return true;
 }
@@ -157,7 +167,7 @@ async function clockAction(path, body) {
   }
   setClocks(Object.assign({}, clocks, updated));
   tick();
-  await poll();
+  await refresh(true);
 }
 
 function wireClockBar() {
@@ -225,7 +235,7 @@ function showSwitches() {
 async function putFaults(clientId, faults) {
   await control("PUT", "/_mock/faults?client_id=" + encodeURIComponent(clientId), faults);
   notice("faults of " + clientId + " updated", false);
-  await refresh();
+  await refresh(true);
 }
 
 async function toggle(box) {
@@ -263,7 +273,7 @@ function wireActions() {
       try { parsed = JSON.parse(text); } catch (e) { notice("not valid JSON: " + e.message, true); return; }
       action = putFaults(clientId, parsed);
     }
-    action.then(() => poll()).catch(() => {});
+    action.then(() => refresh(true)).catch(() => {});
   });
   document.addEventListener("change", (event) => {
     if (event.target.matches("input[data-switch]")) toggle(event.target).catch(() => showSwitches());
