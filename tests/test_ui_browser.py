@@ -140,9 +140,17 @@ def test_advancing_the_clock_from_the_page_moves_statuses_and_callbacks(
         shot(page, "job")
         page.goto("/ui/jobs")
         shot(page, "jobs")
-        page.goto("/ui/callbacks")
-        expect(page.locator("section.receiver")).to_contain_text(receiver.url)
-        shot(page, "callbacks")
+        with CallbackReceiver(default_status=503) as failing:
+            send(mock, ["380000000001"], callback_url=failing.url)
+            advance = {"seconds": 600, "wait_callbacks": True}
+            for _ in range(3):
+                httpx.post(mock.url + "/_mock/clock/advance", json=advance).raise_for_status()
+            assert failing.wait_for(1)
+            page.goto("/ui/callbacks")
+            expect(page.locator(f'section.receiver[data-url="{receiver.url}"]')).to_be_visible()
+            broken = page.locator(f'section.receiver[data-url="{failing.url}"]')
+            expect(broken.locator(".summary")).to_contain_text("last error HTTP 503")
+            shot(page, "callbacks")
 
 
 def test_time_alone_updates_the_page_on_a_running_clock(page: Any, mock: LiveServer) -> None:

@@ -248,6 +248,7 @@ def delivery_row(delivery: Delivery) -> dict[str, Any]:
         "response_code": last.status_code if last else None,
         "error": last.error if last else None,
         "note": delivery.note,
+        "next_attempt": iso(delivery.due_ms) if delivery.status in ("pending", "queued") else None,
         "attempts": [
             {
                 "number": a.number,
