@@ -235,3 +235,13 @@ def test_the_admin_token_guards_the_dashboard(guarded: LiveServer) -> None:
         assert http.get("/", headers={"X-Mock-Hyber-Token": "s3cret"}).status_code == 200
         bearer = {"Authorization": "Bearer s3cret"}
         assert http.get("/ui/live", headers=bearer).status_code == 200
+
+
+def test_the_jobs_page_lists_the_newest_first(server: LiveServer, client: httpx.Client) -> None:
+    for number in range(55):
+        send(server, batch_body(tag=f"t{number}"), "/1001/batch")
+    page = client.get("/ui/jobs").text
+    tags = re.findall(r'<span class="pill">(t\d+)</span>', page)
+    assert tags == [f"t{number}" for number in range(54, 4, -1)]
+    assert "55 job(s), the newest 50 shown" in page
+    assert "t0" not in tags

@@ -15,7 +15,7 @@ import numpy as np
 
 from mock_hyber.engine.clock import iso_ms as iso
 from mock_hyber.engine.evaluate import message_at
-from mock_hyber.model import Delivery, Job, Kind, State
+from mock_hyber.model import PENDING, QUEUED, Delivery, Job, Kind, State
 from mock_hyber.service.inspect import (
     MessageFilter,
     job_view,
@@ -139,15 +139,22 @@ def jobs_of(accounts: list[AccountState], limit: int) -> tuple[int, list[dict[st
     """The newest `limit` jobs of the accounts, newest first, with their progress. A job
     still being accepted (a large request filled between others) is listed as filling,
     without waiting for it."""
-    found = [(job, account) for account in accounts for job in account.store.held_jobs()]
+    # Each store holds its jobs in acceptance order: its newest are its last (a stable sort
+    # keeps that order among jobs of the same virtual millisecond).
+    found = [
+        (job, account)
+        for account in accounts
+        for job in reversed(account.store.held_jobs()[-limit:])
+    ]
     found.sort(key=lambda pair: pair[0].created_ms, reverse=True)
+    total = sum(account.store.job_count for account in accounts)
     shown = []
     for job, account in found[:limit]:
         if account.store.is_filling(job):
             shown.append({**job_view(job), "filling": True, "next_ms": None})
         else:
             shown.append(job_progress(job, account.clock.now_ms()))
-    return len(found), shown
+    return total, shown
 
 
 @dataclass(frozen=True, slots=True)
@@ -248,7 +255,7 @@ def delivery_row(delivery: Delivery) -> dict[str, Any]:
         "response_code": last.status_code if last else None,
         "error": last.error if last else None,
         "note": delivery.note,
-        "next_attempt": iso(delivery.due_ms) if delivery.status in ("pending", "queued") else None,
+        "next_attempt": iso(delivery.due_ms) if delivery.status in (PENDING, QUEUED) else None,
         "attempts": [
             {
                 "number": a.number,
