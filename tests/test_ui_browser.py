@@ -151,6 +151,24 @@ def test_advancing_the_clock_from_the_page_moves_statuses_and_callbacks(
             broken = page.locator(f'section.receiver[data-url="{failing.url}"]')
             expect(broken.locator(".summary")).to_contain_text("last error HTTP 503")
             shot(page, "callbacks")
+            delivery = broken.locator("button[data-redeliver]").first.get_attribute(
+                "data-redeliver"
+            )
+            broken.locator("button[data-redeliver]").first.click()
+            expect(page.locator("#notice")).to_contain_text(f"delivery {delivery} scheduled again")
+            note = httpx.get(mock.url + "/_mock/callbacks").json()["callbacks"][-1]["note"]
+            assert note.startswith("redelivered after")
+
+
+def test_reset_from_the_page(page: Any, mock: LiveServer) -> None:
+    send(mock, ["380501112233"])
+    page.goto("/")
+    expect(page.locator('tr[data-client-id="1001"]')).to_contain_text("1")
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.click('button[data-reset="1001"]')
+    expect(page.locator("#notice")).to_contain_text("reset done")
+    assert httpx.get(mock.url + "/_mock/jobs").json()["total"] == 0
+    expect(page.locator('tr[data-client-id="1001"] td.num').first).to_have_text("0")
 
 
 def test_time_alone_updates_the_page_on_a_running_clock(page: Any, mock: LiveServer) -> None:
