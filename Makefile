@@ -3,7 +3,7 @@ VENV ?= .venv
 PYTHON ?= python3
 BIN = $(VENV)/bin
 
-.PHONY: setup run test lint bench clean container-test example-test
+.PHONY: setup run test lint bench clean container-test example-test chromium
 
 setup: $(VENV)/.installed
 
@@ -21,8 +21,15 @@ lint: setup
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
 
-test: setup lint
+test: setup lint chromium
 	$(BIN)/pytest -q
+
+# The dashboard's browser tests (tests/test_ui_browser.py) drive Debian's chromium through
+# Playwright: installed when missing (without it they skip, saying so).
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { echo "test: chromium missing, running apt-get install -y chromium"; \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get install -y chromium || { $$SUDO apt-get update && $$SUDO apt-get install -y chromium; }; }
 
 container-test:
 	.ci/container-test.sh

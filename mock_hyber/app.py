@@ -18,6 +18,7 @@ from mock_hyber.config import Settings
 from mock_hyber.loops import Loops
 from mock_hyber.metrics import Metrics
 from mock_hyber.state import Backend
+from mock_hyber.ui import install_ui
 
 if TYPE_CHECKING:
     import httpx
@@ -89,6 +90,7 @@ def create_app(
     )
     # The control plane first: its fixed paths must win over the provider's /{client_id}.
     app.include_router(control.router)
+    install_ui(app)  # the dashboard: / and /ui/...
     app.include_router(sending.router)
     app.include_router(reports.router)
     app.include_router(metrics_route.router)

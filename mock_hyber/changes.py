@@ -12,8 +12,10 @@ class Changes:
         self._event: asyncio.Event | None = None
         self.waiting = 0  # long-polls open now
         self.shared: dict[Any, Any] = {}  # what open long-polls share (see api.control)
+        self.revision = 0  # counts the bumps: the dashboard's pages compare it, for nothing
 
     def bump(self) -> None:
+        self.revision += 1
         if self._event is not None:
             self._event.set()
             self._event = None

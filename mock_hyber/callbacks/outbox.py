@@ -111,6 +111,7 @@ class Outbox:
         self.faults = CallbackFaults()
         self.wake: Callable[[], None] | None = None  # wakes the dispatcher (loops wiring)
         self.changed: Callable[[Delivery], None] | None = None  # each changed delivery (journal)
+        self.revision = 0  # counts the changed deliveries: the dashboard looks only when it moved
         self.reset()
 
     def reset(self) -> None:
@@ -208,6 +209,7 @@ class Outbox:
             self.wake()
 
     def _changed(self, delivery: Delivery) -> None:
+        self.revision += 1
         if self.changed is not None:
             self.changed(delivery)
 

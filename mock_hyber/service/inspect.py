@@ -289,6 +289,12 @@ class MatchCount:
 _NO_MOMENT = 2**62
 
 
+def next_moment_ms(job: Job, now_ms: int) -> int | None:
+    """When the job's next moment after `now_ms` happens (virtual ms), or None."""
+    at = _next_moment_ms(job, now_ms)
+    return None if at == _NO_MOMENT else at
+
+
 def _next_moment_ms(job: Job, now_ms: int) -> int:
     """When the job's next moment after `now_ms` happens (virtual ms), or _NO_MOMENT."""
     ahead = _ahead(job, now_ms)

@@ -64,6 +64,10 @@ class MemoryStore:
         """Every job held, filling ones included (without finishing them)."""
         return list(self._jobs.values())
 
+    def is_filling(self, job: Job) -> bool:
+        """Whether the job's recipient columns are still being filled (not yet readable)."""
+        return job in self._filling
+
     @property
     def job_count(self) -> int:
         """How many jobs are held, filling ones included (without finishing them)."""
