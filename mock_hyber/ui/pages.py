@@ -156,13 +156,14 @@ async def callbacks_page(request: Request, client_id: str | None = None) -> Resp
     if not _admitted(request):
         return _render(request, "callbacks.html", "Callbacks")
     backend = _backend(request)
-    groups = await views.receivers(_accounts(backend, client_id))
+    accounts = _accounts(backend, client_id)
+    groups = await views.receivers(accounts)
     return _render(
         request,
         "callbacks.html",
         "Callbacks",
         groups=groups,
-        destinations=views.destination_summary(backend) or {},
+        destinations=views.destination_summary(accounts, [group["url"] for group in groups]),
     )
 
 

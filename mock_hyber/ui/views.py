@@ -13,6 +13,8 @@ from typing import Any
 
 import numpy as np
 
+from mock_hyber.callbacks.breaker import CLOSED, HALF_OPEN, OPEN
+from mock_hyber.callbacks.watch import destination_of
 from mock_hyber.engine.clock import iso_ms as iso
 from mock_hyber.engine.evaluate import message_at
 from mock_hyber.model import PENDING, QUEUED, Delivery, Job, Kind, State
@@ -306,11 +308,30 @@ async def receivers(accounts: list[AccountState]) -> list[dict[str, Any]]:
     return sorted(groups.values(), key=lambda group: group["url"])
 
 
-def destination_summary(backend: Backend) -> dict[str, dict[str, Any]] | None:
-    """Hook for GET /_mock/callbacks/destinations (per-destination pending, failed, last
-    error and breaker state), keyed by receiver URL. None until that summary exists: the
-    Callbacks page then shows what the attempt log alone tells."""
-    return None
+def destination_summary(accounts: list[AccountState], urls: list[str]) -> dict[str, dict[str, Any]]:
+    """Each receiver URL's circuit breaker (see GET /_mock/callbacks/destinations), keyed by
+    URL; when accounts share a receiver, the one furthest from closed is shown."""
+    rank = {CLOSED: 0, HALF_OPEN: 1, OPEN: 2}
+    summary: dict[str, dict[str, Any]] = {}
+    for url in urls:
+        receiver = destination_of(url)
+        for account in accounts:
+            breaker = account.outbox.breakers.get(receiver)
+            if breaker is None:
+                continue
+            shown = summary.get(url)
+            if shown is not None and rank[shown["breaker"]] >= rank[breaker.state]:
+                continue
+            view: dict[str, Any] = {
+                "breaker": breaker.state,
+                "failures in a row": breaker.failures,
+            }
+            if breaker.state == OPEN:
+                view["open until"] = iso(breaker.until_ms)
+            if breaker.held:
+                view["held attempts"] = breaker.held
+            summary[url] = view
+    return summary
 
 
 def rules(backend: Backend) -> dict[str, Any]:
