@@ -22,16 +22,12 @@ CallbackMode = Literal["single", "batched"]
 NumberType = Literal["auto", "int", "string"]
 
 
-class Account(BaseModel):
-    """One Hyber account: the numeric client_id in the URL path, its Basic-auth credentials,
-    and per-account options (None: the server-wide setting of the same name applies)."""
+class AccountOptions(BaseModel):
+    """The callback options an account may set for itself (None: the server-wide setting of
+    the same name applies). The control API changes them at runtime (`/_mock/settings`)."""
 
-    # YAML reads `client_id: 1001` as a number; take it as the text it is.
-    model_config = ConfigDict(extra="forbid", coerce_numbers_to_str=True)
+    model_config = ConfigDict(extra="forbid")
 
-    client_id: Annotated[str, Field(pattern=r"^\d{1,20}$")]
-    login: Annotated[str, Field(min_length=1)]
-    password: Annotated[str, Field(min_length=1)]
     callback_mode: CallbackMode | None = None
     callback_batch_size: int | None = Field(None, ge=1, le=10_000)
     callback_batch_period: float | None = Field(None, gt=0)
@@ -40,6 +36,26 @@ class Account(BaseModel):
     callback_number_type: NumberType | None = None
     callback_hmac_secret: str | None = None
     inbound_url: str | None = None
+    callback_max_attempts: int | None = Field(None, ge=1, le=100)
+    callback_backoff: float | None = Field(None, ge=0)
+    callback_backoff_factor: float | None = Field(None, ge=1)
+    callback_backoff_max: float | None = Field(None, ge=0)
+    callback_jitter: float | None = Field(None, ge=0, le=1)
+
+
+ACCOUNT_OPTIONS = tuple(AccountOptions.model_fields)
+
+
+class Account(AccountOptions):
+    """One Hyber account: the numeric client_id in the URL path, its Basic-auth credentials,
+    and its own callback options (AccountOptions)."""
+
+    # YAML reads `client_id: 1001` as a number; take it as the text it is.
+    model_config = ConfigDict(extra="forbid", coerce_numbers_to_str=True)
+
+    client_id: Annotated[str, Field(pattern=r"^\d{1,20}$")]
+    login: Annotated[str, Field(min_length=1)]
+    password: Annotated[str, Field(min_length=1)]
 
 
 def parse_accounts(value: Any) -> Any:
@@ -94,7 +110,8 @@ class Settings(BaseSettings):
     admin_token: str | None = None
     log_format: Literal["text", "json"] = "text"
     shutdown_grace: float = Field(30.0, gt=0, description="seconds in-flight requests get")
-    # Delivery-report callbacks: defaults for every account (accounts may override the first 8).
+    # Delivery-report callbacks: defaults for every account (accounts may override the first 8
+    # and the 5 retry settings: AccountOptions).
     callback_mode: CallbackMode = "single"
     callback_batch_size: int = Field(100, ge=1, le=10_000)
     callback_batch_period: float = Field(1.0, gt=0)
