@@ -18,6 +18,9 @@ DEFAULT_LOGIN = "hyber"
 DEFAULT_PASSWORD = "hyber"
 
 
+MAX_DELAY = 100 * 365 * 86400  # the longest batch period or retry delay, seconds (100 years)
+MAX_BACKOFF_FACTOR = 100  # factor ** (attempts - 1) stays a finite float up to 100 attempts
+
 CallbackMode = Literal["single", "batched"]
 NumberType = Literal["auto", "int", "string"]
 
@@ -30,16 +33,16 @@ class AccountOptions(BaseModel):
 
     callback_mode: CallbackMode | None = None
     callback_batch_size: int | None = Field(None, ge=1, le=10_000)
-    callback_batch_period: float | None = Field(None, gt=0)
+    callback_batch_period: float | None = Field(None, gt=0, le=MAX_DELAY)
     callback_report_seen: bool | None = None
     callback_report_late: bool | None = None
     callback_number_type: NumberType | None = None
     callback_hmac_secret: str | None = None
     inbound_url: str | None = None
     callback_max_attempts: int | None = Field(None, ge=1, le=100)
-    callback_backoff: float | None = Field(None, ge=0)
-    callback_backoff_factor: float | None = Field(None, ge=1)
-    callback_backoff_max: float | None = Field(None, ge=0)
+    callback_backoff: float | None = Field(None, ge=0, le=MAX_DELAY)
+    callback_backoff_factor: float | None = Field(None, ge=1, le=MAX_BACKOFF_FACTOR)
+    callback_backoff_max: float | None = Field(None, ge=0, le=MAX_DELAY)
     callback_jitter: float | None = Field(None, ge=0, le=1)
 
 
@@ -114,7 +117,7 @@ class Settings(BaseSettings):
     # and the 5 retry settings: AccountOptions).
     callback_mode: CallbackMode = "single"
     callback_batch_size: int = Field(100, ge=1, le=10_000)
-    callback_batch_period: float = Field(1.0, gt=0)
+    callback_batch_period: float = Field(1.0, gt=0, le=MAX_DELAY)
     callback_report_seen: bool = False
     callback_report_late: bool = False
     callback_number_type: NumberType = "auto"
@@ -123,9 +126,9 @@ class Settings(BaseSettings):
     callback_client: Literal["aiohttp", "httpx"] = "aiohttp"
     callback_timeout: float = Field(5.0, gt=0)
     callback_max_attempts: int = Field(5, ge=1, le=100)
-    callback_backoff: float = Field(10.0, ge=0)
-    callback_backoff_factor: float = Field(2.0, ge=1)
-    callback_backoff_max: float = Field(3600.0, ge=0)
+    callback_backoff: float = Field(10.0, ge=0, le=MAX_DELAY)
+    callback_backoff_factor: float = Field(2.0, ge=1, le=MAX_BACKOFF_FACTOR)
+    callback_backoff_max: float = Field(3600.0, ge=0, le=MAX_DELAY)
     callback_jitter: float = Field(0.1, ge=0, le=1)
     callback_concurrency: int = Field(16, ge=1, le=1000)
     callback_destination_concurrency: int = Field(4, ge=1, le=1000)

@@ -157,6 +157,10 @@ def test_null_goes_back_to_the_server_wide_value(bob: MockHyberClient) -> None:
         {"callback_max_attempts": 101},
         {"callback_jitter": 2},
         {"callback_backoff_factor": 0.5},
+        {"callback_backoff_factor": 1e10},  # factor ** attempts would overflow
+        {"callback_backoff": 1e306},  # its milliseconds would be infinite
+        {"callback_batch_period": 1e306},
+        {"callback_backoff_max": 4e9},
         {"inbound_url": "ftp://example.com/in"},
         {"inbound_url": "http://"},
         {"callback_mode": "batched", "login": "mallory"},
