@@ -3,6 +3,7 @@ what they change and from when, what a refusal leaves, and that a reset restores
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 
 import httpx
@@ -10,7 +11,13 @@ import pytest
 
 from mock_hyber.callbacks.signing import SIGNATURE_HEADER
 from mock_hyber.config import Settings
-from mock_hyber.testing import CallbackReceiver, LiveServer, MockHyberClient, MockHyberError
+from mock_hyber.testing import (
+    AsyncMockHyberClient,
+    CallbackReceiver,
+    LiveServer,
+    MockHyberClient,
+    MockHyberError,
+)
 
 DELIVERED = "380000000001"  # magic: the first channel delivers after 1 s
 NOT_A_USER = "380000000005"  # magic: the first channel fails after 1 s, the next delivers 2 s on
@@ -200,3 +207,19 @@ def test_the_settings_need_the_admin_token() -> None:
         with MockHyberClient(live.url, admin_token="t0ken") as client:
             assert client.settings().callback_mode == "single"
             assert client.update_settings(callback_mode="batched").callback_mode == "batched"
+
+
+def test_the_async_client_reads_and_changes_settings(server: LiveServer) -> None:
+    async def scenario() -> None:
+        async with AsyncMockHyberClient(server.url, "1002", "bob", "pw") as client:
+            await client.reset()
+            assert (await client.settings()).callback_batch_size == 7
+            changed = await client.update_settings(callback_batch_size=3, callback_jitter=0.5)
+            assert (changed.callback_batch_size, changed.callback_jitter) == (3, 0.5)
+            with pytest.raises(MockHyberError) as refused:
+                await client.update_settings(callback_batch_size=0)
+            assert (refused.value.status_code, refused.value.error_code) == (400, 11002)
+            await client.reset()
+            assert (await client.settings()).callback_batch_size == 7
+
+    asyncio.run(scenario())
