@@ -153,6 +153,37 @@ def test_the_folders_in_the_other_order(pytester: pytest.Pytester) -> None:
     result.assert_outcomes(**outcomes(2, markers=False))
 
 
+def test_a_folders_accounts_beat_the_command_line_account(pytester: pytest.Pytester) -> None:
+    pytester.makeini(INI)
+    shop = pytester.mkdir("shop")
+    (shop / "conftest.py").write_text(
+        """
+import pytest
+from mock_hyber import Settings
+
+@pytest.fixture(scope="session")
+def mock_hyber_settings():
+    return Settings(accounts="2001:shop:pw", seed=1, clock_frozen=True, log_level="warning")
+"""
+    )
+    (shop / "test_shop.py").write_text(
+        """
+def test_the_folders_account(mock_hyber):
+    assert mock_hyber.client_id == "2001"
+    mock_hyber.send_single({"phone_number": "380000000001", "channels": ["sms"],
+        "channel_options": {"sms": {"text": "Hi", "alpha_name": "Shop", "ttl": 300}}})
+"""
+    )
+    pytester.makepyfile(
+        test_root="""
+def test_the_command_line_account(mock_hyber):
+    assert (mock_hyber.client_id, mock_hyber.health().seed) == ("3003", 1234)
+"""
+    )
+    result = pytester.runpytest_subprocess("--mock-hyber-account=3003:x:y", timeout=120)
+    result.assert_outcomes(passed=2)
+
+
 def test_bad_markers_fail_their_test_with_a_reason(pytester: pytest.Pytester) -> None:
     pytester.makeini(INI)
     pytester.makepyfile(

@@ -30,7 +30,8 @@ Options (command line, or the ini key in brackets):
   when the clock is not frozen.
 - `--mock-hyber-clock-start ISO` [mock_hyber_clock_start], default now: the clock's start.
 - `--mock-hyber-account ID:LOGIN:PASSWORD` [mock_hyber_account]: the server's account (and
-  the client's); default: the first account of the settings (1001:hyber:hyber).
+  the client's); default: the first account of the settings (1001:hyber:hyber). A folder's
+  settings without that account: the client uses their first account.
 - `--mock-hyber-url URL` [mock_hyber_url]: use that server (its own seed and settings; the
   clock options are applied to the account at each reset).
 - `--mock-hyber-admin-token TOKEN` [mock_hyber_admin_token]: the control API's token, for a
@@ -180,7 +181,8 @@ def mock_hyber_options(pytestconfig: pytest.Config) -> Options:
 
 @pytest.fixture(scope="session")
 def mock_hyber_settings(mock_hyber_options: Options) -> Settings:
-    """Settings of the session's server. Override this fixture for other settings."""
+    """The settings the plugin's servers start with, from its options. Override this fixture
+    in a folder's conftest.py: the tests under that folder get a server of those settings."""
     options = mock_hyber_options
     values: dict[str, Any] = {
         "seed": options.seed,
@@ -289,8 +291,11 @@ def mock_hyber(
     account = options.account or tuple(DEFAULT_ACCOUNT.split(":"))
     token = options.admin_token
     if not isinstance(mock_hyber_server, RemoteServer):
+        # --mock-hyber-account when this server has it (a folder's settings may not).
+        known = {(a.client_id, a.login, a.password) for a in mock_hyber_server.settings.accounts}
         first = mock_hyber_server.settings.accounts[0]
-        account = options.account or (first.client_id, first.login, first.password)
+        if options.account not in known:
+            account = (first.client_id, first.login, first.password)
         token = token or mock_hyber_server.settings.admin_token
     client_id, login, password = account
     client = MockHyberClient(mock_hyber_server.url, client_id, login, password, admin_token=token)
