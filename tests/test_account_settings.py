@@ -105,6 +105,23 @@ def test_batched_mode_from_now_on_and_a_reset_restores_single(
     assert [type(request.body) for request in requests] == [dict, dict]
 
 
+def test_a_batch_open_at_a_switch_to_single_still_leaves_at_its_time(
+    alice: MockHyberClient, receiver: CallbackReceiver
+) -> None:
+    alice.update_settings(callback_mode="batched", callback_batch_period=10)
+    alice.send_batch(batch(receiver.url, DELIVERED))
+    alice.advance(2)  # its report waits in a batch until 11 s
+    assert receiver.requests == []
+    alice.update_settings(callback_mode="single")
+    alice.send_batch(batch(receiver.url, DELIVERED))  # reported at 3 s, on its own
+    alice.advance(2)
+    [single] = receiver.wait_for(1, requests=True)
+    assert isinstance(single.body, dict)
+    alice.advance(10)
+    requests = receiver.wait_for(2, requests=True)
+    assert isinstance(requests[1].body, list) and len(requests[1].body) == 1
+
+
 def test_a_change_is_the_named_accounts_only(alice: MockHyberClient, bob: MockHyberClient) -> None:
     alice.update_settings(callback_mode="batched")
     assert bob.settings().callback_mode == "single"
