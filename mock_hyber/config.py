@@ -18,13 +18,40 @@ DEFAULT_LOGIN = "hyber"
 DEFAULT_PASSWORD = "hyber"
 
 
+MAX_DELAY = 100 * 365 * 86400  # the longest batch period or retry delay, seconds (100 years)
+MAX_BACKOFF_FACTOR = 100  # factor ** (attempts - 1) stays a finite float up to 100 attempts
+
 CallbackMode = Literal["single", "batched"]
 NumberType = Literal["auto", "int", "string"]
 
 
-class Account(BaseModel):
+class AccountOptions(BaseModel):
+    """The callback options an account may set for itself (None: the server-wide setting of
+    the same name applies). The control API changes them at runtime (`/_mock/settings`)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    callback_mode: CallbackMode | None = None
+    callback_batch_size: int | None = Field(None, ge=1, le=10_000)
+    callback_batch_period: float | None = Field(None, gt=0, le=MAX_DELAY)
+    callback_report_seen: bool | None = None
+    callback_report_late: bool | None = None
+    callback_number_type: NumberType | None = None
+    callback_hmac_secret: str | None = None
+    inbound_url: str | None = None
+    callback_max_attempts: int | None = Field(None, ge=1, le=100)
+    callback_backoff: float | None = Field(None, ge=0, le=MAX_DELAY)
+    callback_backoff_factor: float | None = Field(None, ge=1, le=MAX_BACKOFF_FACTOR)
+    callback_backoff_max: float | None = Field(None, ge=0, le=MAX_DELAY)
+    callback_jitter: float | None = Field(None, ge=0, le=1)
+
+
+ACCOUNT_OPTIONS = tuple(AccountOptions.model_fields)
+
+
+class Account(AccountOptions):
     """One Hyber account: the numeric client_id in the URL path, its Basic-auth credentials,
-    and per-account options (None: the server-wide setting of the same name applies)."""
+    and its own callback options (AccountOptions)."""
 
     # YAML reads `client_id: 1001` as a number; take it as the text it is.
     model_config = ConfigDict(extra="forbid", coerce_numbers_to_str=True)
@@ -32,14 +59,6 @@ class Account(BaseModel):
     client_id: Annotated[str, Field(pattern=r"^\d{1,20}$")]
     login: Annotated[str, Field(min_length=1)]
     password: Annotated[str, Field(min_length=1)]
-    callback_mode: CallbackMode | None = None
-    callback_batch_size: int | None = Field(None, ge=1, le=10_000)
-    callback_batch_period: float | None = Field(None, gt=0)
-    callback_report_seen: bool | None = None
-    callback_report_late: bool | None = None
-    callback_number_type: NumberType | None = None
-    callback_hmac_secret: str | None = None
-    inbound_url: str | None = None
 
 
 def parse_accounts(value: Any) -> Any:
@@ -95,10 +114,11 @@ class Settings(BaseSettings):
     admin_token: str | None = None
     log_format: Literal["text", "json"] = "text"
     shutdown_grace: float = Field(30.0, gt=0, description="seconds in-flight requests get")
-    # Delivery-report callbacks: defaults for every account (accounts may override the first 8).
+    # Delivery-report callbacks: defaults for every account (accounts may override the first 8
+    # and the 5 retry settings: AccountOptions).
     callback_mode: CallbackMode = "single"
     callback_batch_size: int = Field(100, ge=1, le=10_000)
-    callback_batch_period: float = Field(1.0, gt=0)
+    callback_batch_period: float = Field(1.0, gt=0, le=MAX_DELAY)
     callback_report_seen: bool = False
     callback_report_late: bool = False
     callback_number_type: NumberType = "auto"
@@ -107,9 +127,9 @@ class Settings(BaseSettings):
     callback_client: Literal["aiohttp", "httpx"] = "aiohttp"
     callback_timeout: float = Field(5.0, gt=0)
     callback_max_attempts: int = Field(5, ge=1, le=100)
-    callback_backoff: float = Field(10.0, ge=0)
-    callback_backoff_factor: float = Field(2.0, ge=1)
-    callback_backoff_max: float = Field(3600.0, ge=0)
+    callback_backoff: float = Field(10.0, ge=0, le=MAX_DELAY)
+    callback_backoff_factor: float = Field(2.0, ge=1, le=MAX_BACKOFF_FACTOR)
+    callback_backoff_max: float = Field(3600.0, ge=0, le=MAX_DELAY)
     callback_jitter: float = Field(0.1, ge=0, le=1)
     callback_concurrency: int = Field(16, ge=1, le=1000)
     callback_destination_concurrency: int = Field(4, ge=1, le=1000)

@@ -24,7 +24,7 @@ from mock_hyber.callbacks.outbox import Outbox
 from mock_hyber.callbacks.policy import CallbackPolicy
 from mock_hyber.changes import Changes
 from mock_hyber.codes import Catalogue, builtin_catalogue, load_catalogue
-from mock_hyber.config import Account, Settings
+from mock_hyber.config import ACCOUNT_OPTIONS, Account, Settings
 from mock_hyber.engine.clock import VirtualClock
 from mock_hyber.engine.engine import AccountEngine, Reporting
 from mock_hyber.engine.evaluate import message_at, messages_at
@@ -55,7 +55,7 @@ def merge_profile(base: Profile, overrides: dict[str, object] | None) -> Profile
 
 class AccountState:
     def __init__(self, account: Account, backend: Backend) -> None:
-        self.account = account
+        self.account = self.startup_account = account
         self.backend = backend
         self.settings = backend.settings
         self.ids = IdCodec(backend.random.key(f"{self.client_id}/ids"))
@@ -116,6 +116,24 @@ class AccountState:
         self.jobs_accepted = 0  # numbers the next job (its ids and draws derive from it)
         self.engine.reset(self.clock, self.backend.startup_planner(self.client_id))
         self.scenarios = self.backend.startup_scenarios
+        self.use_account(self.startup_account)
+
+    def use_account(self, account: Account) -> None:
+        """New callback options (`/_mock/settings`): the outbox and the engine read them for
+        what happens from now on; credentials and client_id stay as they are."""
+        self.account = account
+        policy = CallbackPolicy.of(self.settings, account)
+        self.outbox.policy = policy
+        self.engine.reporting = Reporting(seen=policy.report_seen, late=policy.report_late)
+
+    def options(self) -> dict[str, Any]:
+        """The callback options in force: the account's own, else the server-wide ones."""
+        return {
+            name: getattr(self.settings, name)
+            if getattr(self.account, name) is None
+            else getattr(self.account, name)
+            for name in ACCOUNT_OPTIONS
+        }
 
     def _startup_clock(self) -> VirtualClock:
         settings = self.settings

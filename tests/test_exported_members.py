@@ -38,6 +38,7 @@ def test_testing_all_is_sorted_and_exact() -> None:
     assert sorted(mock_hyber.testing.__all__) == mock_hyber.testing.__all__
     assert set(mock_hyber.testing.__all__) == {
         "Acceptance",
+        "AccountSettings",
         "ApiFault",
         "AsyncMockHyberClient",
         "CallbackAttempt",

@@ -43,11 +43,11 @@ class CallbackPolicy:
             number_as_string=number_type == "string",
             hmac_secret=pick("callback_hmac_secret"),  # type: ignore[arg-type]
             inbound_url=pick("inbound_url"),  # type: ignore[arg-type]
-            max_attempts=settings.callback_max_attempts,
-            backoff_ms=int(settings.callback_backoff * 1000),
-            backoff_factor=settings.callback_backoff_factor,
-            backoff_max_ms=int(settings.callback_backoff_max * 1000),
-            jitter=settings.callback_jitter,
+            max_attempts=int(pick("callback_max_attempts")),  # type: ignore[call-overload]
+            backoff_ms=int(float(pick("callback_backoff")) * 1000),  # type: ignore[arg-type]
+            backoff_factor=float(pick("callback_backoff_factor")),  # type: ignore[arg-type]
+            backoff_max_ms=int(float(pick("callback_backoff_max")) * 1000),  # type: ignore[arg-type]
+            jitter=float(pick("callback_jitter")),  # type: ignore[arg-type]
         )
 
     def retry_delay_ms(self, attempt: int, uniform: float) -> int:

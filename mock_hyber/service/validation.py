@@ -94,7 +94,9 @@ def _check_content(channel: str, options: BaseModel, text_from_items: bool) -> N
         raise HyberError.named("missing_parameter", f"{where}: latitude and longitude together")
 
 
-def check_callback_url(url: str | None, destinations: Destinations | None = None) -> None:
+def check_callback_url(
+    url: str | None, destinations: Destinations | None = None, name: str = "callback_url"
+) -> None:
     """An http(s) URL that can be delivered to: a well-formed host name or IP address and a
     port within 1-65535 (no DNS look-up: the spec's examples name hosts that need not
     resolve); and only where callbacks may go (see callbacks.destinations: never the mock
@@ -107,14 +109,14 @@ def check_callback_url(url: str | None, destinations: Destinations | None = None
     except ValueError:  # a broken IPv6 literal, a port out of range or not a number
         scheme, host, port = "", None, None
     if scheme not in ("http", "https") or not host or any(c.isspace() for c in url):
-        raise HyberError.named("invalid_parameter", "callback_url: must be an http(s) URL")
+        raise HyberError.named("invalid_parameter", f"{name}: must be an http(s) URL")
     if port == 0 or not _well_formed_host(host):
         raise HyberError.named(
-            "invalid_parameter", "callback_url: needs a well-formed host and a port in 1-65535"
+            "invalid_parameter", f"{name}: needs a well-formed host and a port in 1-65535"
         )
     refusal = destinations.refusal(url) if destinations is not None else None
     if refusal is not None:
-        raise HyberError.named("invalid_parameter", f"callback_url: {refusal}")
+        raise HyberError.named("invalid_parameter", f"{name}: {refusal}")
 
 
 _LABEL = re.compile(r"[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?")

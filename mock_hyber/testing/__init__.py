@@ -9,6 +9,7 @@ import typing
 from mock_hyber.testing.client import AsyncMockHyberClient, MockHyberClient
 from mock_hyber.testing.models import (
     Acceptance,
+    AccountSettings,
     ApiFault,
     CallbackAttempt,
     CallbackDelivery,
@@ -45,6 +46,7 @@ def __getattr__(name: str) -> typing.Any:
 
 __all__ = [
     "Acceptance",
+    "AccountSettings",
     "ApiFault",
     "AsyncMockHyberClient",
     "CallbackAttempt",

@@ -28,6 +28,7 @@ import httpx
 
 from mock_hyber.testing.models import (
     Acceptance,
+    AccountSettings,
     ApiFault,
     CallbackDelivery,
     CallbackFaults,
@@ -343,6 +344,16 @@ class _Operations:
         data = yield _Call("PUT", "/_mock/faults", params=self._mine(), json=body)
         return self._my_faults(data)
 
+    def _my_settings(self, data: Any) -> AccountSettings:
+        return AccountSettings.model_validate(data["settings"][self.client_id])
+
+    def _op_settings(self) -> Op[AccountSettings]:
+        return self._my_settings((yield _Call("GET", "/_mock/settings", params=self._mine())))
+
+    def _op_update_settings(self, changes: Mapping[str, Any]) -> Op[AccountSettings]:
+        data = yield _Call("PATCH", "/_mock/settings", params=self._mine(), json=dict(changes))
+        return self._my_settings(data)
+
     def _op_inbound(self, fields: Mapping[str, Any]) -> Op[CallbackDelivery]:
         body = _clean({"client_id": self.client_id, **fields})
         return CallbackDelivery.model_validate((yield _Call("POST", "/_mock/inbound", json=body)))
@@ -635,6 +646,16 @@ class MockHyberClient(_Operations):
     def clear_faults(self) -> Faults:
         return self._run(self._op_set_faults(None, None))
 
+    def settings(self) -> AccountSettings:
+        """This account's callback settings in force."""
+        return self._run(self._op_settings())
+
+    def update_settings(self, **changes: Any) -> AccountSettings:
+        """Change this account's callback settings (`callback_mode="batched"`, `inbound_url=`,
+        `callback_max_attempts=`, ...; None: back to the server-wide value) for what happens
+        from now on, until the next reset. Returns the settings in force."""
+        return self._run(self._op_update_settings(changes))
+
     def inbound(
         self,
         text: str | None = None,
@@ -913,6 +934,12 @@ class AsyncMockHyberClient(_Operations):
 
     async def clear_faults(self) -> Faults:
         return await self._run(self._op_set_faults(None, None))
+
+    async def settings(self) -> AccountSettings:
+        return await self._run(self._op_settings())
+
+    async def update_settings(self, **changes: Any) -> AccountSettings:
+        return await self._run(self._op_update_settings(changes))
 
     async def inbound(
         self,

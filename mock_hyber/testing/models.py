@@ -216,6 +216,24 @@ class Faults(_Model):
     callbacks: CallbackFaults = Field(default_factory=CallbackFaults)
 
 
+class AccountSettings(_Model):
+    """One account's callback settings in force (`GET/PATCH /_mock/settings`)."""
+
+    callback_mode: str  # single | batched
+    callback_batch_size: int
+    callback_batch_period: float
+    callback_report_seen: bool
+    callback_report_late: bool
+    callback_number_type: str  # auto | int | string
+    callback_hmac_secret: str | None = None
+    inbound_url: str | None = None
+    callback_max_attempts: int
+    callback_backoff: float
+    callback_backoff_factor: float
+    callback_backoff_max: float
+    callback_jitter: float
+
+
 class Acceptance(_Model):
     """One recipient of a sync batch/broadcast answer."""
 

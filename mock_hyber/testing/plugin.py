@@ -1,15 +1,26 @@
 """The pytest plugin (entry point `pytest11: mock_hyber`), loaded when mock-hyber is installed.
 
 Fixtures:
-- `mock_hyber_server` (session): a live server on 127.0.0.1 and a free port, started once per
-  session, so once per pytest-xdist worker (each worker has its own server, port and state);
-  with `--mock-hyber-url`, an already running server instead.
-- `mock_hyber_settings` (session): the Settings of that server; override it in a conftest.py
-  for other accounts or callback options.
-- `mock_hyber` (function): a `MockHyberClient` of the account, reset before each test; errors
-  the server logged during the test (a bug of the mock) fail the test at teardown.
+- `mock_hyber_server` (function): the live server of this test's settings (`.url`). The plugin
+  starts one server per distinct settings, on 127.0.0.1 and a free port, on first use, and
+  keeps it for the session (per pytest-xdist worker: each worker has its own servers); with
+  `--mock-hyber-url`, an already running server instead.
+- `mock_hyber_settings` (session): the Settings of the server; override it in a conftest.py
+  for other accounts or options: the override applies to the tests under that conftest's
+  folder only (they get a server of their own).
+- `mock_hyber` (function): a `MockHyberClient` of the account, reset before and after each test,
+  with the runtime settings of the test's `mock_hyber` marker applied; errors the server logged
+  during the test (a bug of the mock) fail the test at teardown.
 - `callback_receiver` (function): a started `CallbackReceiver`; stopped and `check()`ed at
   teardown.
+
+Marker: `@pytest.mark.mock_hyber(callback_mode="batched", seed=7)` (on a test, a class, or a
+module's `pytestmark`; the closest wins key by key) sets any Settings key for those tests. The
+account's callback options (config.ACCOUNT_OPTIONS: callback mode, batching, number type,
+inbound_url, retries...) are applied at runtime to the `mock_hyber` account, through
+`PATCH /_mock/settings`, and undone by the reset after the test; any other key (seed, clock,
+accounts, store...) can only be taken at a server's start, so the test gets the server of those
+settings (started on first use, shared with the tests that ask for the same).
 
 Options (command line, or the ini key in brackets):
 - `--mock-hyber-seed N` [mock_hyber_seed], default 1234: the seed of ids, outcomes and faults.
@@ -19,7 +30,8 @@ Options (command line, or the ini key in brackets):
   when the clock is not frozen.
 - `--mock-hyber-clock-start ISO` [mock_hyber_clock_start], default now: the clock's start.
 - `--mock-hyber-account ID:LOGIN:PASSWORD` [mock_hyber_account]: the server's account (and
-  the client's); default: the first account of the settings (1001:hyber:hyber).
+  the client's); default: the first account of the settings (1001:hyber:hyber). A folder's
+  settings without that account: the client uses their first account.
 - `--mock-hyber-url URL` [mock_hyber_url]: use that server (its own seed and settings; the
   clock options are applied to the account at each reset).
 - `--mock-hyber-admin-token TOKEN` [mock_hyber_admin_token]: the control API's token, for a
@@ -38,17 +50,28 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from pydantic import ValidationError
 
-from mock_hyber.config import Settings
+from mock_hyber.config import ACCOUNT_OPTIONS, AccountOptions, Settings
 from mock_hyber.testing.client import MockHyberClient
 from mock_hyber.testing.receiver import CallbackReceiver
 
 if TYPE_CHECKING:
-    from mock_hyber.testing.server import LiveServer
+    from mock_hyber.testing.server import LiveServer, ServerPool
 
 DEFAULT_SEED = 1234
 DEFAULT_ACCOUNT = "1001:hyber:hyber"
 WATCHED_LOGGERS = ("mock_hyber", "uvicorn.error")
+MARKER = "mock_hyber"
+FIXED_KEYS = frozenset({"host", "port"})  # the plugin's servers: 127.0.0.1, a free port
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        f"{MARKER}(**settings): mock_hyber settings of these tests (callback options at "
+        "runtime, other keys on a server of their own)",
+    )
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -121,7 +144,7 @@ def pytest_report_header(config: pytest.Config) -> str:
     clock = "frozen" if options.frozen else f"running x{options.speed:g}"
     if options.url:
         return f"mock_hyber: {options.url} (its own seed and settings), clock {clock}"
-    where = "a live server per session (per xdist worker)"
+    where = "a live server per session (per xdist worker and distinct settings)"
     return f"mock_hyber: {where}, seed {options.seed}, clock {clock}"
 
 
@@ -158,7 +181,8 @@ def mock_hyber_options(pytestconfig: pytest.Config) -> Options:
 
 @pytest.fixture(scope="session")
 def mock_hyber_settings(mock_hyber_options: Options) -> Settings:
-    """Settings of the session's server. Override this fixture for other settings."""
+    """The settings the plugin's servers start with, from its options. Override this fixture
+    in a folder's conftest.py: the tests under that folder get a server of those settings."""
     options = mock_hyber_options
     values: dict[str, Any] = {
         "seed": options.seed,
@@ -173,34 +197,105 @@ def mock_hyber_settings(mock_hyber_options: Options) -> Settings:
     return Settings(**values)
 
 
-@pytest.fixture(scope="session")
-def mock_hyber_server(
-    mock_hyber_options: Options, mock_hyber_settings: Settings
-) -> Iterator[LiveServer | RemoteServer]:
-    """The session's server (`.url`): started here, or the one named by --mock-hyber-url."""
-    if mock_hyber_options.url:
-        yield RemoteServer(mock_hyber_options.url.rstrip("/"))
-        return
-    from mock_hyber.testing.server import LiveServer  # the server loads only when used
+@dataclass(frozen=True)
+class Overrides:
+    """A test's `mock_hyber` markers: keys a server takes at start-up, and runtime options."""
 
-    server = LiveServer(mock_hyber_settings).start()
+    startup: dict[str, Any]
+    runtime: dict[str, Any]
+
+
+def _overrides(node: pytest.Item) -> Overrides:
+    values: dict[str, Any] = {}
+    for mark in reversed(list(node.iter_markers(MARKER))):  # the farthest first: closest wins
+        if mark.args:
+            pytest.fail(f"@pytest.mark.{MARKER} takes keyword arguments only", pytrace=False)
+        values.update(mark.kwargs)
+    unknown = sorted(set(values) - set(Settings.model_fields) | (set(values) & FIXED_KEYS))
+    if unknown:
+        pytest.fail(
+            f"@pytest.mark.{MARKER}: unknown or fixed setting(s) {', '.join(unknown)}"
+            " (any key of mock_hyber.Settings but host and port)",
+            pytrace=False,
+        )
+    runtime = {key: value for key, value in values.items() if key in ACCOUNT_OPTIONS}
     try:
-        yield server
+        AccountOptions.model_validate(runtime)
+    except ValidationError as exc:
+        pytest.fail(f"@pytest.mark.{MARKER}: {_first_error(exc)}", pytrace=False)
+    startup = {key: value for key, value in values.items() if key not in runtime}
+    return Overrides(startup, runtime)
+
+
+def _first_error(exc: ValidationError) -> str:
+    first = exc.errors(include_url=False)[0]
+    return f"{'.'.join(str(part) for part in first['loc'])}: {first['msg']}"
+
+
+def _with_startup(settings: Settings, startup: dict[str, Any]) -> Settings:
+    """`settings` with the marker's start-up keys, validated as a whole (no environment)."""
+    try:
+        return Settings.model_validate({**settings.model_dump(), **startup})
+    except ValidationError as exc:
+        pytest.fail(f"@pytest.mark.{MARKER}: {_first_error(exc)}", pytrace=False)
+
+
+@pytest.fixture
+def _mock_hyber_overrides(request: pytest.FixtureRequest) -> Overrides:
+    return _overrides(request.node)
+
+
+@pytest.fixture(scope="session")
+def _mock_hyber_pool() -> Iterator[ServerPool]:
+    from mock_hyber.testing.server import ServerPool  # the server loads only when used
+
+    pool = ServerPool()
+    try:
+        yield pool
     finally:
-        server.stop()
+        pool.stop()
+
+
+@pytest.fixture
+def mock_hyber_server(
+    request: pytest.FixtureRequest,
+    mock_hyber_options: Options,
+    mock_hyber_settings: Settings,
+    _mock_hyber_overrides: Overrides,
+) -> LiveServer | RemoteServer:
+    """This test's server (`.url`): the one of its settings (its folder's `mock_hyber_settings`
+    and its marker's start-up keys), or the one named by --mock-hyber-url."""
+    startup = _mock_hyber_overrides.startup
+    if mock_hyber_options.url:
+        if startup:
+            pytest.fail(
+                f"@pytest.mark.{MARKER}({', '.join(sorted(startup))}=...): these settings are"
+                " taken at a server's start, and --mock-hyber-url names a running server",
+                pytrace=False,
+            )
+        return RemoteServer(mock_hyber_options.url.rstrip("/"))
+    settings = _with_startup(mock_hyber_settings, startup) if startup else mock_hyber_settings
+    pool: ServerPool = request.getfixturevalue("_mock_hyber_pool")
+    return pool.get(settings)
 
 
 @pytest.fixture
 def mock_hyber(
-    mock_hyber_server: LiveServer | RemoteServer, mock_hyber_options: Options
+    mock_hyber_server: LiveServer | RemoteServer,
+    mock_hyber_options: Options,
+    _mock_hyber_overrides: Overrides,
 ) -> Iterator[MockHyberClient]:
-    """A client of the account, reset before the test; server errors fail it at teardown."""
+    """A client of the account, reset before and after the test, with the runtime settings of
+    the test's marker; errors the server logged during the test fail it at teardown."""
     options = mock_hyber_options
     account = options.account or tuple(DEFAULT_ACCOUNT.split(":"))
     token = options.admin_token
     if not isinstance(mock_hyber_server, RemoteServer):
+        # --mock-hyber-account when this server has it (a folder's settings may not).
+        known = {(a.client_id, a.login, a.password) for a in mock_hyber_server.settings.accounts}
         first = mock_hyber_server.settings.accounts[0]
-        account = options.account or (first.client_id, first.login, first.password)
+        if options.account not in known:
+            account = (first.client_id, first.login, first.password)
         token = token or mock_hyber_server.settings.admin_token
     client_id, login, password = account
     client = MockHyberClient(mock_hyber_server.url, client_id, login, password, admin_token=token)
@@ -212,6 +307,8 @@ def mock_hyber(
             client.freeze()
         else:
             client.resume()
+    if _mock_hyber_overrides.runtime:
+        client.update_settings(**_mock_hyber_overrides.runtime)
     errors = _ErrorLog()
     loggers = [logging.getLogger(name) for name in WATCHED_LOGGERS]
     for logger in loggers:
@@ -221,6 +318,10 @@ def mock_hyber(
         problems = errors.lines()
         try:
             client.health()
+            if not isinstance(mock_hyber_server, RemoteServer):
+                # What the test changed (data, settings) stays with it; a running server
+                # keeps the last test's state, to be looked at after the run.
+                client.reset()
         except Exception as exc:  # the server stopped answering during the test
             problems.append(f"the mock_hyber server does not answer: {exc!r}")
     finally:

@@ -72,3 +72,27 @@ class LiveServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+class ServerPool:
+    """One LiveServer per distinct Settings, started on first use and kept until `stop()`:
+    tests that need other start-up settings get a server of their own, and tests with the
+    same settings share one."""
+
+    def __init__(self) -> None:
+        self._servers: dict[str, LiveServer] = {}
+
+    def get(self, settings: Settings) -> LiveServer:
+        key = settings.model_dump_json()
+        server = self._servers.get(key)
+        if server is None:
+            server = self._servers[key] = LiveServer(settings).start()
+        return server
+
+    def __len__(self) -> int:
+        return len(self._servers)
+
+    def stop(self) -> None:
+        servers, self._servers = list(self._servers.values()), {}
+        for server in servers:
+            server.stop()

@@ -101,3 +101,12 @@ def test_forced_failure_reaches_the_app(
     mock_hyber.transition(message.message_id, "failed", code=36037)
     [report] = callback_receiver.wait_for(1, timeout=5)
     assert (report["extra_id"], report["status"], report["hyber_status"]) == (petro.id, 3, 36037)
+
+
+def test_one_report_per_post_outside_the_batched_folder(
+    notifier: Notifier, mock_hyber: MockHyberClient, callback_receiver: CallbackReceiver
+) -> None:
+    notifier.send_batch([OLENA], "Your order has shipped")
+    mock_hyber.advance(10)
+    [request] = callback_receiver.wait_for(1, timeout=5, requests=True)
+    assert isinstance(request.body, dict)  # tests/batched's settings stay in tests/batched
