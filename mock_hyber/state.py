@@ -36,6 +36,7 @@ from mock_hyber.randomness import RandomSource
 from mock_hyber.reports import ReportBuilder
 from mock_hyber.store.memory import MemoryStore
 from mock_hyber.store.retention import Limits, select_expired
+from mock_hyber.store.salvage import open_journal
 from mock_hyber.store.sqlite import SqliteJournal, sqlite_path
 from mock_hyber.templating import template_for
 
@@ -258,7 +259,7 @@ class Backend:
             account.engine.listeners.append(account.outbox.on_happening)
         self.restored = 0
         if settings.store != "memory":
-            self.journal = SqliteJournal(sqlite_path(settings.store))
+            self.journal = open_journal(sqlite_path(settings.store), settings.store_repair)
             self._restore(self.journal)
             for account in self.accounts.values():
                 account.outbox.changed = self.journal.on_delivery

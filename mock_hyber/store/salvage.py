@@ -1,0 +1,233 @@
+"""Opening the store at start-up, and `--repair` (`store_repair`) of one that is damaged.
+
+A repair keeps what can be read and never edits the damaged files: they are moved aside, as a
+set SQLite can still open (`<store>.damaged-<UTC time>`, with its `-wal`, and the old commit
+record as its `-commits`); every row that can be read and decoded is copied into a fresh store
+under the original name, which then opens as usual.
+
+Reading around damage, the way `sqlite3`'s `.recover` does but with the Python driver alone:
+each table is scanned in rowid order; where a page cannot be read, the scan resumes at the
+smallest rowid past the damage that it can reach (found by doubling steps, then halving back).
+A row lost that way is simply missing; a row that reads but does not decode is dropped too.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sqlite3
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from mock_hyber.store.commits import CommitRecord, record_path
+from mock_hyber.store.sqlite import (
+    SCHEMA,
+    SCHEMA_VERSION,
+    TABLES,
+    SqliteJournal,
+    StoreDamaged,
+    _delivery_from_row,
+    _job_from_row,
+    committed,
+    read_only,
+)
+
+log = logging.getLogger("mock_hyber.store")
+
+HIGHEST_ROWID = 2**63 - 1
+
+
+@dataclass
+class Salvage:
+    kept: dict[str, int] = field(default_factory=dict)  # rows copied, by table
+    dropped: int = 0  # rows that were read but did not decode
+    damaged_regions: int = 0  # places where a scan met an unreadable page
+    commits: int = 0  # the commits the readable database counted
+    recorded: int | None = None  # the commits its record counted
+    aside: Path | None = None
+    readable: bool = True  # False: not even the list of tables could be read
+
+
+def open_journal(path: Path, repair: bool) -> SqliteJournal:
+    """The store's journal; a damaged store is refused (StoreDamaged) unless `repair`."""
+    try:
+        return SqliteJournal(path)
+    except StoreDamaged as problem:
+        if not repair:
+            raise
+        log.warning("repairing the store: %s", problem.problem)
+    result = salvage(path)
+    log.warning("store repaired: %s", describe(result, path))
+    return SqliteJournal(path)
+
+
+def salvage(path: Path) -> Salvage:
+    """Move the damaged store aside and copy what can be read into a fresh one at `path`."""
+    result = Salvage(recorded=CommitRecord(path).read())
+    result.aside = set_aside(path)
+    fresh = path.with_name(path.name + ".repairing")
+    fresh.unlink(missing_ok=True)
+    target = sqlite3.connect(fresh, isolation_level=None)
+    try:
+        target.executescript(SCHEMA)
+        target.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+        target.execute("BEGIN")
+        _copy(result.aside, target, result)
+        target.execute("UPDATE meta SET value = 1 WHERE key = 'commits'")
+        target.execute("COMMIT")
+    finally:
+        target.close()
+    os.replace(fresh, path)
+    record = CommitRecord(path)
+    record.write(1)
+    record.close()
+    return result
+
+
+def set_aside(path: Path) -> Path:
+    """Rename the store's files to `<store>.damaged-<UTC time>[-wal|-commits]`; the -shm file
+    is only an index of the WAL, rebuilt when needed, so it goes."""
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    aside = path.with_name(f"{path.name}.damaged-{stamp}")
+    number = 1
+    while aside.exists():  # a second repair within the same second
+        number += 1
+        aside = path.with_name(f"{path.name}.damaged-{stamp}.{number}")
+    for suffix in ("", "-wal"):
+        source = Path(f"{path}{suffix}")
+        if source.exists():
+            source.rename(f"{aside}{suffix}")
+    if record_path(path).exists():
+        record_path(path).rename(f"{aside}-commits")
+    Path(f"{path}-shm").unlink(missing_ok=True)
+    return aside
+
+
+def _copy(damaged: Path, target: sqlite3.Connection, result: Salvage) -> None:
+    try:
+        source = read_only(damaged)
+    except sqlite3.Error:
+        result.readable = False
+        return
+    try:
+        try:
+            names = {row[0] for row in source.execute("SELECT name FROM sqlite_master")}
+        except sqlite3.DatabaseError:
+            result.readable = False
+            return
+        try:
+            result.commits = committed(source)
+        except sqlite3.DatabaseError:
+            result.commits = 0
+        for table, width in TABLES.items():
+            if table not in names:
+                continue
+            valid = VALIDATORS[table]
+            kept = 0
+            for row in readable_rows(source, table, result):
+                if len(row) != width or not _decodes(valid, row):
+                    result.dropped += 1
+                    continue
+                marks = ",".join("?" * width)
+                target.execute(f"INSERT OR REPLACE INTO {table} VALUES ({marks})", row)
+                kept += 1
+            result.kept[table] = kept
+    finally:
+        source.close()
+
+
+def readable_rows(db: sqlite3.Connection, table: str, result: Salvage) -> list[tuple[Any, ...]]:
+    """Every row of `table` that can be read, in rowid order, stepping over damaged pages."""
+    rows: list[tuple[Any, ...]] = []
+    after = -HIGHEST_ROWID  # the scan goes on from the rowids above this one
+    query = f"SELECT rowid, * FROM {table} WHERE rowid > ? ORDER BY rowid"
+    while True:
+        try:
+            for row in db.execute(query, (after,)):
+                after = row[0]
+                rows.append(tuple(row[1:]))
+            return rows
+        except sqlite3.DatabaseError:
+            result.damaged_regions += 1
+            resume = _past_the_damage(db, table, after)
+            if resume is None:
+                return rows
+            after = resume
+
+
+def _past_the_damage(db: sqlite3.Connection, table: str, after: int) -> int | None:
+    """The smallest bound above `after` from which the next row (or the end) can be read."""
+
+    def readable(bound: int) -> bool:
+        try:
+            query = f"SELECT rowid, * FROM {table} WHERE rowid > ? ORDER BY rowid LIMIT 1"
+            db.execute(query, (bound,)).fetchall()
+        except sqlite3.DatabaseError:
+            return False
+        return True
+
+    step = 1
+    while not readable(after + step):
+        if after + step >= HIGHEST_ROWID:
+            return None
+        step = min(step * 2, HIGHEST_ROWID - after)
+    low, high = after + step // 2, after + step  # low may be unreadable, high is not
+    while high - low > 1:
+        middle = (low + high) // 2
+        if readable(middle):
+            high = middle
+        else:
+            low = middle
+    return high
+
+
+def _decodes(valid: Callable[[tuple[Any, ...]], object], row: tuple[Any, ...]) -> bool:
+    try:
+        valid(row)
+    except Exception:  # any way a damaged value can fail to decode
+        return False
+    return True
+
+
+def _account(row: tuple[Any, ...]) -> None:
+    if not isinstance(row[0], str) or not isinstance(orjson.loads(row[1]), dict):
+        raise ValueError("not an account state")
+
+
+def _rewrite(row: tuple[Any, ...]) -> None:
+    if not (isinstance(row[0], str) and isinstance(row[2], bytes)):
+        raise ValueError("not a forced transition")
+    int(row[1]), int(row[3]), int(row[4])
+
+
+VALIDATORS: dict[str, Callable[[tuple[Any, ...]], object]] = {
+    "accounts": _account,
+    "jobs": _job_from_row,
+    "rewrites": _rewrite,
+    "deliveries": _delivery_from_row,
+}
+
+
+def describe(result: Salvage, path: Path) -> str:
+    """What a repair kept and what it set aside, in one line."""
+    if not result.readable:
+        kept = "nothing could be read, so the store starts empty"
+    else:
+        kept = (
+            f"kept {result.kept.get('jobs', 0)} jobs, {result.kept.get('deliveries', 0)} "
+            f"callback deliveries, {result.kept.get('rewrites', 0)} forced transitions and "
+            f"{result.kept.get('accounts', 0)} account states"
+        )
+        if result.recorded is not None and result.commits < result.recorded:
+            kept += f"; {result.recorded - result.commits} of {result.recorded} commits were lost"
+        if result.damaged_regions or result.dropped:
+            kept += (
+                f"; skipped {result.damaged_regions} damaged regions and "
+                f"{result.dropped} rows that did not decode"
+            )
+    return f"{kept}; the damaged files are set aside as {result.aside}[-wal] ({path} is new)"

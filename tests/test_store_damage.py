@@ -1,0 +1,164 @@
+"""A store that lost committed data (its -wal file cut short or gone) or whose database file is
+damaged: the server refuses to start with a one-line error naming the file, or, with
+`--repair` (`store_repair`), keeps what can be read, sets the damaged files aside, says what it
+kept and starts. A plain `kill -9` without damage still restarts with nothing lost.
+
+Real server processes (SIGKILL, exit status, the log), on 127.0.0.1 only; every wait bounded.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.server_process import ServerProcess
+from tests.test_persistence import batch, frozen, in_process, send_sync
+
+JOBS = 20
+
+
+def write_jobs(http: httpx.Client, count: int = JOBS) -> list[str]:
+    """`count` jobs of two recipients each; their job ids, oldest first."""
+    for n in range(count):
+        send_sync(http, batch([f"3805011{n:05d}", f"3806722{n:05d}"]))
+    jobs = http.get("/_mock/jobs", params={"limit": 1000}).json()["jobs"]
+    assert len(jobs) == count
+    return [job["job_id"] for job in jobs]
+
+
+def killed_with_jobs(tmp_path: Path) -> tuple[ServerProcess, list[str]]:
+    """A server killed (-9) after answering JOBS acceptances; nothing flushed but the commits."""
+    server = frozen(tmp_path, MOCK_HYBER_STORE_FLUSH_INTERVAL="30")
+    server.start()
+    with server.client() as http:
+        job_ids = write_jobs(http)
+    server.kill()
+    return server, job_ids
+
+
+def refused(server: ServerProcess, **env: str) -> str:
+    """Start, expecting the clean refusal: exit status 2 and one line of error, no traceback."""
+    with pytest.raises(RuntimeError, match="exited with 2") as failure:
+        server.start(**env)
+    assert "Traceback" not in str(failure.value)
+    text = server._read("err", server.runs)  # this run's output only
+    lines = [line for line in text.splitlines() if line.strip()]
+    assert len(lines) == 1, lines
+    return lines[0]
+
+
+def served_jobs(http: httpx.Client) -> list[str]:
+    jobs = http.get("/_mock/jobs", params={"limit": 1000}).json()["jobs"]
+    return [job["job_id"] for job in jobs]
+
+
+def test_a_plain_kill_loses_nothing_and_restarts_without_complaint(tmp_path: Path) -> None:
+    server, job_ids = killed_with_jobs(tmp_path)
+    try:
+        assert Path(f"{tmp_path}/mock.db-wal").stat().st_size > 0  # the commits are in the WAL
+        server.start()
+        with server.client() as http:
+            assert sorted(served_jobs(http)) == sorted(job_ids)
+        assert "WARNING" not in server.err and "ERROR" not in server.err
+    finally:
+        server.kill()
+
+
+def test_a_wal_cut_in_half_is_refused_then_repaired_with_what_it_kept(tmp_path: Path) -> None:
+    server, job_ids = killed_with_jobs(tmp_path)
+    try:
+        wal = Path(f"{tmp_path}/mock.db-wal")
+        os.truncate(wal, wal.stat().st_size // 2)
+
+        files = {p.name: p.read_bytes() for p in (wal, tmp_path / "mock.db")}
+        line = refused(server)
+        assert "mock.db" in line and "--repair" in line
+        assert re.search(r"lost committed data: it holds \d+ of the \d+ commits", line), line
+        # Refusing changed nothing: the same files, and the same refusal again.
+        assert {p.name: p.read_bytes() for p in (wal, tmp_path / "mock.db")} == files
+        assert refused(server).split("cannot start")[1] == line.split("cannot start")[1]
+
+        server.start(MOCK_HYBER_STORE_REPAIR="true")
+        with server.client() as http:
+            kept = served_jobs(http)
+            assert 0 < len(kept) < JOBS
+            assert set(kept) <= set(job_ids)
+            for job_id in kept:  # each kept job whole
+                job = http.get(f"/_mock/jobs/{job_id}").json()
+                assert len(job["messages"]) == 2
+        warning = [line for line in server.err.splitlines() if "repaired" in line]
+        assert len(warning) == 1 and "WARNING" in warning[0], server.err
+        assert f"kept {len(kept)} jobs" in warning[0]
+        aside = [p.name for p in tmp_path.iterdir() if ".damaged-" in p.name]
+        assert any(name.endswith("-wal") for name in aside), aside
+        assert any(re.fullmatch(r"mock\.db\.damaged-\d{8}T\d{6}Z", name) for name in aside)
+        assert "damaged-" in warning[0]
+        server.kill()
+
+        # The repaired store is whole: a plain restart serves the same jobs, without a word.
+        runs = server.runs
+        server.start()
+        with server.client() as http:
+            assert sorted(served_jobs(http)) == sorted(kept)
+        assert "WARNING" not in server._read("err", runs + 1)
+    finally:
+        server.kill()
+
+
+def test_a_store_that_lost_its_wal_is_refused(tmp_path: Path) -> None:
+    server, _ = killed_with_jobs(tmp_path)
+    try:
+        Path(f"{tmp_path}/mock.db-wal").unlink()
+        line = refused(server)
+        assert "mock.db" in line and "--repair" in line
+    finally:
+        server.kill()
+
+
+def test_a_damaged_database_file_is_repaired_keeping_the_readable_jobs(tmp_path: Path) -> None:
+    """Bytes overwritten in the middle of the database file (not the WAL): refused, then with
+    --repair the jobs on pages left intact come back and the damaged file is set aside."""
+    with in_process(tmp_path) as http:
+        for n in range(200):
+            send_sync(http, batch([f"3805011{n:05d}"]))
+        job_ids = served_jobs(http)
+    path = tmp_path / "mock.db"
+    data = bytearray(path.read_bytes())
+    page = 4096
+    middle = (len(data) // page // 2) * page
+    data[middle : middle + page] = b"\xde\xad\xbe\xef" * (page // 4)
+    path.write_bytes(bytes(data))
+
+    server = frozen(tmp_path)
+    try:
+        line = refused(server)
+        assert "mock.db" in line and "damaged" in line and "--repair" in line
+        server.start(MOCK_HYBER_STORE_REPAIR="1")
+        with server.client() as http:
+            kept = served_jobs(http)
+        assert 0 < len(kept) < len(job_ids) and set(kept) <= set(job_ids)
+        assert f"kept {len(kept)} jobs" in server.err
+    finally:
+        server.kill()
+
+
+def test_a_store_with_nothing_readable_is_repaired_by_starting_empty(tmp_path: Path) -> None:
+    with in_process(tmp_path) as http:
+        send_sync(http, batch(["380501110001"]))
+    path = tmp_path / "mock.db"
+    path.write_bytes(b"\x00" * 100 + path.read_bytes()[100:])  # the header is gone
+
+    server = frozen(tmp_path)
+    try:
+        line = refused(server)
+        assert "mock.db" in line and "--repair" in line
+        server.start(MOCK_HYBER_STORE_REPAIR="true")
+        with server.client() as http:
+            assert served_jobs(http) == []
+        assert "nothing could be read" in server.err
+    finally:
+        server.kill()
