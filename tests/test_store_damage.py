@@ -15,6 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from mock_hyber.store.salvage import salvage
 from tests.server_process import ServerProcess
 from tests.test_persistence import batch, frozen, in_process, send_sync
 
@@ -156,9 +157,37 @@ def test_a_store_with_nothing_readable_is_repaired_by_starting_empty(tmp_path: P
     try:
         line = refused(server)
         assert "mock.db" in line and "--repair" in line
-        server.start(MOCK_HYBER_STORE_REPAIR="true")
+        server.args = ["--repair"]  # the command-line flag this time
+        server.start()
         with server.client() as http:
             assert served_jobs(http) == []
         assert "nothing could be read" in server.err
     finally:
         server.kill()
+
+
+def test_a_repair_reads_past_a_damaged_page(tmp_path: Path) -> None:
+    """One page of the jobs table overwritten: the jobs on it are lost, those on the pages
+    after it are kept (the scan steps over the damage instead of stopping there)."""
+    with in_process(tmp_path) as http:
+        for n in range(300):
+            body = batch([f"3805011{n:05d}"])
+            body["tag"] = f"MARK-{n:04d}-"
+            send_sync(http, body)
+    path = tmp_path / "mock.db"
+    data = bytearray(path.read_bytes())
+    page = 4096
+    at = data.index(b"MARK-0150-") // page * page
+    lost = {int(tag[5:9]) for tag in re.findall(rb"MARK-\d{4}-", bytes(data[at : at + page]))}
+    data[at : at + page] = b"\xde\xad\xbe\xef" * (page // 4)
+    path.write_bytes(bytes(data))
+
+    result = salvage(path)
+    assert result.damaged_regions >= 1
+    assert result.kept["jobs"] == 300 - len(lost)
+    assert result.aside is not None and result.aside.exists()
+    with in_process(tmp_path) as http:
+        jobs = http.get("/_mock/jobs", params={"limit": 1000}).json()["jobs"]
+        tags = {int(job["tag"][5:9]) for job in jobs}
+    assert 150 in lost and tags == set(range(300)) - lost
+    assert max(tags) == 299  # the rows after the damaged page too

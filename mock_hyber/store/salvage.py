@@ -142,41 +142,51 @@ def _copy(damaged: Path, target: sqlite3.Connection, result: Salvage) -> None:
 
 
 def readable_rows(db: sqlite3.Connection, table: str, result: Salvage) -> list[tuple[Any, ...]]:
-    """Every row of `table` that can be read, in rowid order, stepping over damaged pages."""
+    """Every row of `table` that can be read, in rowid order, stepping over damaged pages.
+    (`rowid >= n` makes SQLite seek straight to n: `rowid > n - 1` would visit n - 1 first.)"""
     rows: list[tuple[Any, ...]] = []
-    after = -HIGHEST_ROWID  # the scan goes on from the rowids above this one
-    query = f"SELECT rowid, * FROM {table} WHERE rowid > ? ORDER BY rowid"
+    start = -HIGHEST_ROWID  # the scan goes on from this rowid
+    query = f"SELECT rowid, * FROM {table} WHERE rowid >= ? ORDER BY rowid"
     while True:
         try:
-            for row in db.execute(query, (after,)):
-                after = row[0]
+            for row in db.execute(query, (start,)):
+                start = row[0] + 1
                 rows.append(tuple(row[1:]))
             return rows
         except sqlite3.DatabaseError:
+            pass
+        # The driver reads a row ahead, so the last row before the damage is fetched alone.
+        try:
+            found = db.execute(query + " LIMIT 1", (start,)).fetchall()
+        except sqlite3.DatabaseError:
             result.damaged_regions += 1
-            resume = _past_the_damage(db, table, after)
+            resume = _past_the_damage(db, query + " LIMIT 1", start)
             if resume is None:
                 return rows
-            after = resume
+            start = resume
+            continue
+        if not found:
+            return rows
+        start = found[0][0] + 1
+        rows.append(tuple(found[0][1:]))
 
 
-def _past_the_damage(db: sqlite3.Connection, table: str, after: int) -> int | None:
-    """The smallest bound above `after` from which the next row (or the end) can be read."""
+def _past_the_damage(db: sqlite3.Connection, query: str, start: int) -> int | None:
+    """The smallest rowid above `start` from which the next row (or the end) can be read."""
 
     def readable(bound: int) -> bool:
         try:
-            query = f"SELECT rowid, * FROM {table} WHERE rowid > ? ORDER BY rowid LIMIT 1"
             db.execute(query, (bound,)).fetchall()
         except sqlite3.DatabaseError:
             return False
         return True
 
     step = 1
-    while not readable(after + step):
-        if after + step >= HIGHEST_ROWID:
+    while not readable(start + step):
+        if start + step >= HIGHEST_ROWID:
             return None
-        step = min(step * 2, HIGHEST_ROWID - after)
-    low, high = after + step // 2, after + step  # low may be unreadable, high is not
+        step = min(step * 2, HIGHEST_ROWID - start)
+    low, high = start + step // 2, start + step  # low may be unreadable, high is not
     while high - low > 1:
         middle = (low + high) // 2
         if readable(middle):
