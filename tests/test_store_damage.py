@@ -8,14 +8,19 @@ Real server processes (SIGKILL, exit status, the log), on 127.0.0.1 only; every 
 
 from __future__ import annotations
 
+import logging
 import os
 import re
+import sqlite3
 from pathlib import Path
 
 import httpx
 import pytest
 
+from mock_hyber.config import Settings
+from mock_hyber.state import Backend
 from mock_hyber.store.salvage import salvage
+from mock_hyber.store.sqlite import StoreDamaged
 from tests.server_process import ServerProcess
 from tests.test_persistence import batch, frozen, in_process, send_sync
 
@@ -191,3 +196,31 @@ def test_a_repair_reads_past_a_damaged_page(tmp_path: Path) -> None:
         tags = {int(job["tag"][5:9]) for job in jobs}
     assert 150 in lost and tags == set(range(300)) - lost
     assert max(tags) == 299  # the rows after the damaged page too
+
+
+def test_a_row_that_reads_but_does_not_decode_is_refused_then_repaired(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The pages are sound (quick_check passes) but one job's columns are not what this
+    version wrote: refused, naming the file; with a repair the other jobs start."""
+    with in_process(tmp_path) as http:
+        for n in range(3):
+            send_sync(http, batch([f"3805011{n:05d}"]))
+        job_ids = served_jobs(http)
+    with sqlite3.connect(tmp_path / "mock.db") as db:
+        db.execute("UPDATE jobs SET channels = '[not json' WHERE job_id = ?", (job_ids[1],))
+    settings = Settings(
+        accounts="1001:alice:secret", store=f"sqlite:///{tmp_path}/mock.db", clock_frozen=True
+    )
+    with pytest.raises(StoreDamaged, match=r"mock\.db is damaged .*--repair"):
+        Backend(settings)
+
+    with caplog.at_level(logging.WARNING, "mock_hyber.store"):
+        backend = Backend(settings.model_copy(update={"store_repair": True}))
+    try:
+        kept = sorted(backend.accounts["1001"].store.jobs)
+        assert kept == sorted([job_ids[0], job_ids[2]])
+        assert "kept 2 jobs" in caplog.text and "1 rows that did not decode" in caplog.text
+    finally:
+        assert backend.journal is not None
+        backend.journal.close(backend.snapshots())

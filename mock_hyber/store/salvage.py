@@ -53,17 +53,23 @@ class Salvage:
     readable: bool = True  # False: not even the list of tables could be read
 
 
-def open_journal(path: Path, repair: bool) -> SqliteJournal:
-    """The store's journal; a damaged store is refused (StoreDamaged) unless `repair`."""
+def open_journal(path: Path, allowed: bool) -> SqliteJournal:
+    """The store's journal; a damaged store is refused (StoreDamaged) unless a repair is
+    `allowed`."""
     try:
         return SqliteJournal(path)
     except StoreDamaged as problem:
-        if not repair:
+        if not allowed:
             raise
-        log.warning("repairing the store: %s", problem.problem)
+        repair(path, problem)
+    return SqliteJournal(path)
+
+
+def repair(path: Path, problem: StoreDamaged) -> Salvage:
+    log.warning("repairing the store: %s", problem.problem)
     result = salvage(path)
     log.warning("store repaired: %s", describe(result, path))
-    return SqliteJournal(path)
+    return result
 
 
 def salvage(path: Path) -> Salvage:

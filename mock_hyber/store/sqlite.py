@@ -87,12 +87,15 @@ class SqliteJournal:
         new = not path.exists()
         if not new:
             check(path)
-        self.db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=NORMAL")
-        self.db.executescript(SCHEMA)
-        self.db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
-        self.commits = committed(self.db)
+        try:
+            self.db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=NORMAL")
+            self.db.executescript(SCHEMA)
+            self.db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+            self.commits = committed(self.db)
+        except sqlite3.Error as exc:  # e.g. locked by another process, or a read-only file
+            raise StoreError(f"{path} cannot be opened for writing ({exc})") from None
         self.record = CommitRecord(path)
         if not new and self.commits and self.record.read() is None:
             log.warning(
