@@ -50,6 +50,7 @@ class Salvage:
     commits: int = 0  # the commits the readable database counted
     recorded: int | None = None  # the commits its record counted
     aside: Path | None = None
+    aside_also: list[str] = field(default_factory=list)  # suffixes set aside with it
     readable: bool = True  # False: not even the list of tables could be read
 
 
@@ -76,6 +77,7 @@ def salvage(path: Path) -> Salvage:
     """Move the damaged store aside and copy what can be read into a fresh one at `path`."""
     result = Salvage(recorded=CommitRecord(path).read())
     result.aside = set_aside(path)
+    result.aside_also = [x for x in ("-wal", "-commits") if Path(f"{result.aside}{x}").exists()]
     fresh = path.with_name(path.name + ".repairing")
     fresh.unlink(missing_ok=True)
     target = sqlite3.connect(fresh, isolation_level=None)
@@ -88,6 +90,7 @@ def salvage(path: Path) -> Salvage:
         target.execute("COMMIT")
     finally:
         target.close()
+        Path(f"{result.aside}-shm").unlink(missing_ok=True)  # made by the reading, if at all
     os.replace(fresh, path)
     record = CommitRecord(path)
     record.write(1)
@@ -246,4 +249,5 @@ def describe(result: Salvage, path: Path) -> str:
                 f"; skipped {result.damaged_regions} damaged regions and "
                 f"{result.dropped} rows that did not decode"
             )
-    return f"{kept}; the damaged files are set aside as {result.aside}[-wal] ({path} is new)"
+    also = f" (with its {' and '.join(result.aside_also)})" if result.aside_also else ""
+    return f"{kept}; the damaged files are set aside as {result.aside}{also}; {path} is new"
