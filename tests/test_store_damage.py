@@ -69,7 +69,14 @@ def test_a_plain_kill_loses_nothing_and_restarts_without_complaint(tmp_path: Pat
         server.start()
         with server.client() as http:
             assert sorted(served_jobs(http)) == sorted(job_ids)
+            send_sync(http, batch(["380501119999"]))
+        server.kill()
+        # --repair on a sound store does nothing.
+        server.start(MOCK_HYBER_STORE_REPAIR="true")
+        with server.client() as http:
+            assert len(served_jobs(http)) == JOBS + 1
         assert "WARNING" not in server.err and "ERROR" not in server.err
+        assert not [p for p in tmp_path.iterdir() if ".damaged-" in p.name]
     finally:
         server.kill()
 
@@ -224,3 +231,20 @@ def test_a_row_that_reads_but_does_not_decode_is_refused_then_repaired(
     finally:
         assert backend.journal is not None
         backend.journal.close(backend.snapshots())
+
+
+def test_a_store_without_its_commit_record_starts_with_a_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Copied without its -commits file: it cannot be checked for lost commits, and says so."""
+    with in_process(tmp_path) as http:
+        send_sync(http, batch(["380501110001"]))
+    (tmp_path / "mock.db-commits").unlink()
+    settings = Settings(accounts="1001:alice:secret", store=f"sqlite:///{tmp_path}/mock.db")
+    with caplog.at_level(logging.WARNING, "mock_hyber.store"):
+        backend = Backend(settings)
+    assert backend.journal is not None
+    backend.journal.close(backend.snapshots())
+    assert len(backend.accounts["1001"].store.jobs) == 1
+    assert "no commit record" in caplog.text and "mock.db-commits" in caplog.text
+    assert (tmp_path / "mock.db-commits").exists()  # written again: the next start is checked
