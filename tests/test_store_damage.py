@@ -19,8 +19,9 @@ import pytest
 
 from mock_hyber.config import Settings
 from mock_hyber.state import Backend
+from mock_hyber.store import salvage as salvage_module
 from mock_hyber.store.salvage import salvage
-from mock_hyber.store.sqlite import StoreDamaged
+from mock_hyber.store.sqlite import StoreDamaged, check
 from tests.server_process import ServerProcess
 from tests.test_persistence import batch, frozen, in_process, send_sync
 
@@ -248,3 +249,36 @@ def test_a_store_without_its_commit_record_starts_with_a_warning(
     assert len(backend.accounts["1001"].store.jobs) == 1
     assert "no commit record" in caplog.text and "mock.db-commits" in caplog.text
     assert (tmp_path / "mock.db-commits").exists()  # written again: the next start is checked
+
+
+def test_a_repair_stopped_before_the_swap_leaves_a_store_that_is_refused_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The fresh store is put in place last: a repair that stops before (here the rename
+    fails, as a kill would stop it) leaves the damaged store where it was, refused again, and
+    a second repair finishes the job."""
+    with in_process(tmp_path) as http:
+        for n in range(100):
+            body = batch([f"3805011{n:05d}"])
+            body["tag"] = f"MARK-{n:04d}-"
+            send_sync(http, body)
+    path = tmp_path / "mock.db"
+    data = bytearray(path.read_bytes())
+    at = data.index(b"MARK-0050-") // 4096 * 4096
+    data[at : at + 4096] = b"\xde\xad\xbe\xef" * 1024
+    path.write_bytes(bytes(data))
+
+    def stopped(*_: object) -> None:
+        raise OSError("stopped")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(salvage_module.os, "replace", stopped)
+        with pytest.raises(OSError, match="stopped"):
+            salvage(path)
+    assert path.read_bytes() == bytes(data)
+    with pytest.raises(StoreDamaged):
+        check(path)
+    result = salvage(path)
+    assert 0 < result.kept["jobs"] < 100
+    check(path)  # sound now
+    assert len([p for p in tmp_path.iterdir() if re.search(r"damaged-[^-]*$", p.name)]) == 2

@@ -1,9 +1,9 @@
 """Opening the store at start-up, and `--repair` (`store_repair`) of one that is damaged.
 
-A repair keeps what can be read and never edits the damaged files: they are moved aside, as a
-set SQLite can still open (`<store>.damaged-<UTC time>`, with its `-wal`, and the old commit
-record as its `-commits`); every row that can be read and decoded is copied into a fresh store
-under the original name, which then opens as usual.
+A repair keeps what can be read and never edits the damaged files: every row that can be read
+and decoded is copied into a fresh store, the damaged files are set aside, as a set SQLite can
+still open (`<store>.damaged-<UTC time>`, with its `-wal`, and the old commit record as its
+`-commits`), and the fresh store takes the original name, to open as usual.
 
 Reading around damage, the way `sqlite3`'s `.recover` does but with the Python driver alone:
 each table is scanned in rowid order; where a page cannot be read, the scan resumes at the
@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import sqlite3
 import time
 from collections.abc import Callable
@@ -74,10 +75,11 @@ def repair(path: Path, problem: StoreDamaged) -> Salvage:
 
 
 def salvage(path: Path) -> Salvage:
-    """Move the damaged store aside and copy what can be read into a fresh one at `path`."""
+    """Copy what can be read into a fresh store, set the damaged files aside, and put the fresh
+    store in their place. In this order a repair stopped at any step (a kill, a full disk)
+    leaves a store that is refused again or one that holds what the repair would keep: the
+    damaged files stay in place until the fresh one is renamed over them, last."""
     result = Salvage(recorded=CommitRecord(path).read())
-    result.aside = set_aside(path)
-    result.aside_also = [x for x in ("-wal", "-commits") if Path(f"{result.aside}{x}").exists()]
     fresh = path.with_name(path.name + ".repairing")
     fresh.unlink(missing_ok=True)
     target = sqlite3.connect(fresh, isolation_level=None)
@@ -85,34 +87,39 @@ def salvage(path: Path) -> Salvage:
         target.executescript(SCHEMA)
         target.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
         target.execute("BEGIN")
-        _copy(result.aside, target, result)
+        _copy(path, target, result)
         target.execute("UPDATE meta SET value = 1 WHERE key = 'commits'")
         target.execute("COMMIT")
     finally:
         target.close()
-        Path(f"{result.aside}-shm").unlink(missing_ok=True)  # made by the reading, if at all
-    os.replace(fresh, path)
+    result.aside = set_aside(path)
+    result.aside_also = [x for x in ("-wal", "-commits") if Path(f"{result.aside}{x}").exists()]
     record = CommitRecord(path)
-    record.write(1)
+    record.write(1)  # the fresh store's one commit
     record.close()
+    os.replace(fresh, path)
     return result
 
 
 def set_aside(path: Path) -> Path:
-    """Rename the store's files to `<store>.damaged-<UTC time>[-wal|-commits]`; the -shm file
-    is only an index of the WAL, rebuilt when needed, so it goes."""
+    """Keep the damaged files as `<store>.damaged-<UTC time>[-wal|-commits]`: the database is
+    linked there (it stays in place until the fresh store replaces it), the commit record copied
+    (it is rewritten in place), the -wal moved (without it, the database is refused again); the
+    -shm, only an index of the WAL and rebuilt when needed, goes."""
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
     aside = path.with_name(f"{path.name}.damaged-{stamp}")
     number = 1
     while aside.exists():  # a second repair within the same second
         number += 1
         aside = path.with_name(f"{path.name}.damaged-{stamp}.{number}")
-    for suffix in ("", "-wal"):
-        source = Path(f"{path}{suffix}")
-        if source.exists():
-            source.rename(f"{aside}{suffix}")
+    try:
+        os.link(path, aside)
+    except OSError:  # a file system without hard links
+        shutil.copy2(path, aside)
     if record_path(path).exists():
-        record_path(path).rename(f"{aside}-commits")
+        shutil.copy2(record_path(path), f"{aside}-commits")
+    if Path(f"{path}-wal").exists():
+        Path(f"{path}-wal").rename(f"{aside}-wal")
     Path(f"{path}-shm").unlink(missing_ok=True)
     return aside
 
