@@ -263,12 +263,17 @@ class Backend:
             self.journal = open_journal(path, settings.store_repair)
             try:
                 self._restore(self.journal)
-            except StoreDamaged as problem:
+            except (KeyError, TypeError, ValueError) as exc:  # StoreDamaged is a ValueError
+                self.journal.abandon()
+                problem = exc if isinstance(exc, StoreDamaged) else None
+                if problem is None:  # sound rows holding what this version cannot restore
+                    problem = StoreDamaged(
+                        f"{path} holds a state that cannot be restored ({exc!r})"
+                    )
                 if not settings.store_repair:
-                    raise
+                    raise problem from None
                 # Rows that read but do not decode: repair, then start over on the repaired
                 # store (the restore has half-filled this backend).
-                self.journal.db.close()
                 repair(path, problem)
                 self.__init__(settings.model_copy(update={"store_repair": False}))
                 return

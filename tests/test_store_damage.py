@@ -282,3 +282,21 @@ def test_a_repair_stopped_before_the_swap_leaves_a_store_that_is_refused_again(
     assert 0 < result.kept["jobs"] < 100
     check(path)  # sound now
     assert len([p for p in tmp_path.iterdir() if re.search(r"damaged-[^-]*$", p.name)]) == 2
+
+
+def test_an_account_state_that_cannot_be_restored_is_refused_then_repaired(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    with in_process(tmp_path) as http:
+        send_sync(http, batch(["380501110001"]))
+    with sqlite3.connect(tmp_path / "mock.db") as db:
+        db.execute("UPDATE accounts SET state = '{}'")
+    settings = Settings(accounts="1001:alice:secret", store=f"sqlite:///{tmp_path}/mock.db")
+    with pytest.raises(StoreDamaged, match=r"mock\.db holds a state that cannot be restored"):
+        Backend(settings)
+    with caplog.at_level(logging.WARNING, "mock_hyber.store"):
+        backend = Backend(settings.model_copy(update={"store_repair": True}))
+    assert backend.journal is not None
+    backend.journal.close(backend.snapshots())
+    assert len(backend.accounts["1001"].store.jobs) == 1  # the job stays; the clock starts anew
+    assert "kept 1 jobs" in caplog.text and "0 account states" in caplog.text

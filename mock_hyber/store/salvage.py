@@ -221,7 +221,9 @@ def _decodes(valid: Callable[[tuple[Any, ...]], object], row: tuple[Any, ...]) -
 
 
 def _account(row: tuple[Any, ...]) -> None:
-    if not isinstance(row[0], str) or not isinstance(orjson.loads(row[1]), dict):
+    state = orjson.loads(row[1])
+    clock = [state["virtual_ms"], state["wall_ms"], state["speed"]]
+    if not isinstance(row[0], str) or not all(isinstance(x, int | float) for x in clock):
         raise ValueError("not an account state")
 
 

@@ -175,6 +175,11 @@ class SqliteJournal:
         self.db.close()
         self.record.close()
 
+    def abandon(self) -> None:
+        """Close without writing anything (a start that does not go ahead)."""
+        self.db.close()
+        self.record.close()
+
     def _transaction(self) -> _Transaction:
         return _Transaction(self)
 
