@@ -32,9 +32,9 @@ from mock_hyber.store.sqlite import (
     TABLES,
     SqliteJournal,
     StoreDamaged,
-    _delivery_from_row,
-    _job_from_row,
     committed,
+    delivery_from_row,
+    job_from_row,
     read_only,
 )
 
@@ -235,9 +235,9 @@ def _rewrite(row: tuple[Any, ...]) -> None:
 
 VALIDATORS: dict[str, Callable[[tuple[Any, ...]], object]] = {
     "accounts": _account,
-    "jobs": _job_from_row,
+    "jobs": job_from_row,
     "rewrites": _rewrite,
-    "deliveries": _delivery_from_row,
+    "deliveries": delivery_from_row,
 }
 
 

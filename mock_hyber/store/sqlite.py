@@ -194,7 +194,7 @@ class SqliteJournal:
     def load_deliveries(self) -> list[Delivery]:
         with self._reading():
             rows = self.db.execute("SELECT * FROM deliveries ORDER BY id").fetchall()
-            return [_delivery_from_row(row) for row in rows]
+            return [delivery_from_row(row) for row in rows]
 
     def load_jobs(self, client_id: str) -> list[Job]:
         """The account's jobs, oldest first, as they were accepted."""
@@ -202,7 +202,7 @@ class SqliteJournal:
             rows = self.db.execute(
                 "SELECT * FROM jobs WHERE client_id=? ORDER BY number", (client_id,)
             ).fetchall()
-            return [_job_from_row(row) for row in rows]
+            return [job_from_row(row) for row in rows]
 
     def load_rewrites(self, job_id: str) -> list[tuple[int, bytes, int]]:
         """A job's forced transitions, in the order they were made: (index, script, kept)."""
@@ -324,7 +324,7 @@ def _job_row(job: Job) -> tuple[Any, ...]:
     )
 
 
-def _job_from_row(row: tuple[Any, ...]) -> Job:
+def job_from_row(row: tuple[Any, ...]) -> Job:
     subs = None if row[15] is None else orjson.loads(row[15])
     return Job(
         job_id=row[0],
@@ -367,7 +367,7 @@ def _delivery_row(d: Delivery) -> tuple[Any, ...]:
     )
 
 
-def _delivery_from_row(row: tuple[Any, ...]) -> Delivery:
+def delivery_from_row(row: tuple[Any, ...]) -> Delivery:
     return Delivery(
         id=row[0],
         client_id=row[1],
