@@ -25,7 +25,12 @@ def _serve(args: argparse.Namespace) -> int:
 
     try:
         settings = load_settings(
-            args.config, host=args.host, port=args.port, seed=args.seed, log_level=args.log_level
+            args.config,
+            host=args.host,
+            port=args.port,
+            seed=args.seed,
+            log_level=args.log_level,
+            store_repair=args.repair,
         )
     except ValidationError as exc:
         print(f"mock-hyber: bad configuration: {describe(exc)}", file=sys.stderr)
@@ -80,6 +85,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--config", help="YAML or JSON config file (or MOCK_HYBER_CONFIG)")
     serve.add_argument("--seed", type=int, help="seed for ids and outcomes (default: random)")
     serve.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
+    serve.add_argument(
+        "--repair",
+        action="store_true",
+        default=None,
+        help="start on what a damaged store still holds, setting the damaged files aside",
+    )
     serve.set_defaults(handler=_serve)
     return parser
 

@@ -103,6 +103,7 @@ class Settings(BaseSettings):
     codes_file: Path | None = None
     store: str = Field("memory", description="memory, or sqlite:///path/to/file.db")
     store_flush_interval: float = Field(0.2, gt=0, le=60)
+    store_repair: bool = Field(False, description="start on what a damaged store still holds")
     retention_max_messages: int = Field(1_000_000, ge=1)
     retention_max_jobs: int = Field(100_000, ge=1)
     retention_max_callbacks: int = Field(1_000_000, ge=0)

@@ -37,7 +37,8 @@ from mock_hyber.randomness import RandomSource
 from mock_hyber.reports import ReportBuilder
 from mock_hyber.store.memory import MemoryStore
 from mock_hyber.store.retention import Limits, select_expired
-from mock_hyber.store.sqlite import SqliteJournal, sqlite_path
+from mock_hyber.store.salvage import open_journal, repair
+from mock_hyber.store.sqlite import SqliteJournal, StoreDamaged, sqlite_path
 from mock_hyber.templating import template_for
 
 
@@ -278,8 +279,24 @@ class Backend:
             account.engine.listeners.append(account.outbox.on_happening)
         self.restored = 0
         if settings.store != "memory":
-            self.journal = SqliteJournal(sqlite_path(settings.store))
-            self._restore(self.journal)
+            path = sqlite_path(settings.store)
+            self.journal = open_journal(path, settings.store_repair)
+            try:
+                self._restore(self.journal)
+            except (KeyError, TypeError, ValueError) as exc:  # StoreDamaged is a ValueError
+                self.journal.abandon()
+                problem = exc if isinstance(exc, StoreDamaged) else None
+                if problem is None:  # sound rows holding what this version cannot restore
+                    problem = StoreDamaged(
+                        f"{path} holds a state that cannot be restored ({exc!r})"
+                    )
+                if not settings.store_repair:
+                    raise problem from None
+                # Rows that read but do not decode: repair, then start over on the repaired
+                # store (the restore has half-filled this backend).
+                repair(path, problem)
+                self.__init__(settings.model_copy(update={"store_repair": False}))
+                return
             for account in self.accounts.values():
                 account.outbox.changed = self.journal.on_delivery
 

@@ -33,6 +33,7 @@ class ServerProcess:
     def __init__(self, log_dir: Path, **env: str) -> None:
         self.log_dir = log_dir
         self.env = env
+        self.args: list[str] = []  # more `serve` options, e.g. ["--repair"]
         self.process: subprocess.Popen[bytes] | None = None
         self.port = 0
         self.runs = 0
@@ -62,6 +63,7 @@ class ServerProcess:
         stderr = (self.log_dir / f"server-{self.runs}.err").open("wb")
         self._files = [stdout, stderr]
         command = [sys.executable, "-m", "mock_hyber", "serve", "--port", str(self.port)]
+        command += self.args
         self.process = subprocess.Popen(
             command, cwd=ROOT, env=environment, stdout=stdout, stderr=stderr
         )

@@ -11,10 +11,14 @@ On start the plans are replayed: the messages stand where the clock says, and a 
 after the saved watermark is made again (so one may be sent twice after a crash: at least
 once, never lost). A running clock continues from its saved time plus the downtime (times its
 speed), so what fell due while the server was down happens at once; a frozen one stays put.
+
+A start first checks the file, read-only (a refusal changes nothing): a damaged file, or one that
+lost committed data (see `commits.py`), raises `StoreDamaged`; `salvage.py` can repair it.
 """
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -25,6 +29,9 @@ import numpy as np
 import orjson
 
 from mock_hyber.model import Attempt, Delivery, Job, Rejection, TextColumn
+from mock_hyber.store.commits import CommitRecord, record_path
+
+log = logging.getLogger("mock_hyber.store")
 
 SCHEMA_VERSION = 2
 SCHEMA = """
@@ -45,11 +52,24 @@ CREATE TABLE IF NOT EXISTS deliveries (
     attempts TEXT NOT NULL, note TEXT, round_start INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS accounts (
     client_id TEXT PRIMARY KEY, state TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+INSERT OR IGNORE INTO meta VALUES ('commits', 0);
 """
+# The tables a repair copies, with their column counts (meta is made anew).
+TABLES = {"accounts": 2, "jobs": 18, "rewrites": 5, "deliveries": 13}
+REPAIR_HINT = "start with --repair to keep what can be read and set the rest aside"
 
 
 class StoreError(ValueError):
     """The store file cannot be used (written by an older version, or not a database)."""
+
+
+class StoreDamaged(StoreError):
+    """The store file is damaged or lost committed data: a repair can keep what is readable."""
+
+    def __init__(self, problem: str) -> None:
+        super().__init__(f"{problem}: {REPAIR_HINT}")
+        self.problem = problem
 
 
 def sqlite_path(url: str) -> Path:
@@ -64,24 +84,26 @@ class SqliteJournal:
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
-        self.db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        new = not path.exists()
+        if not new:
+            check(path)
         try:
-            version = self.db.execute("PRAGMA user_version").fetchone()[0]
-            tables = self.db.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
-            damage = self.db.execute("PRAGMA quick_check").fetchone()[0]
-        except sqlite3.DatabaseError as exc:
-            raise StoreError(f"{path} is not a mock_hyber store, or is damaged: {exc}") from None
-        if damage != "ok":
-            raise StoreError(f"{path} is damaged ({damage}): restore it or remove it")
-        if tables and version != SCHEMA_VERSION:
-            raise StoreError(
-                f"{path} was written by another version of mock_hyber (store format "
-                f"{version}, this one reads {SCHEMA_VERSION}): remove it or use another file"
+            self.db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=NORMAL")
+            self.db.executescript(SCHEMA)
+            self.db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+            self.commits = committed(self.db)
+        except sqlite3.Error as exc:  # e.g. locked by another process, or a read-only file
+            raise StoreError(f"{path} cannot be opened for writing ({exc})") from None
+        self.record = CommitRecord(path)
+        if not new and self.commits and self.record.read() is None:
+            log.warning(
+                "%s has no commit record (%s): it cannot be checked for lost commits this time",
+                path,
+                self.record.path.name,
             )
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=NORMAL")
-        self.db.executescript(SCHEMA)
-        self.db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+        self.record.write(self.commits)  # new, or catching up after a kill right after COMMIT
         self._deliveries: dict[int, Delivery] = {}
 
     # -- hooks (wired by the backend) ------------------------------------------------------
@@ -151,9 +173,15 @@ class SqliteJournal:
     def close(self, account_states: dict[str, dict[str, Any]]) -> None:
         self.flush(account_states)
         self.db.close()
+        self.record.close()
+
+    def abandon(self) -> None:
+        """Close without writing anything (a start that does not go ahead)."""
+        self.db.close()
+        self.record.close()
 
     def _transaction(self) -> _Transaction:
-        return _Transaction(self.db)
+        return _Transaction(self)
 
     # -- restoring ------------------------------------------------------------------------
 
@@ -166,7 +194,7 @@ class SqliteJournal:
     def load_deliveries(self) -> list[Delivery]:
         with self._reading():
             rows = self.db.execute("SELECT * FROM deliveries ORDER BY id").fetchall()
-            return [_delivery_from_row(row) for row in rows]
+            return [delivery_from_row(row) for row in rows]
 
     def load_jobs(self, client_id: str) -> list[Job]:
         """The account's jobs, oldest first, as they were accepted."""
@@ -174,7 +202,7 @@ class SqliteJournal:
             rows = self.db.execute(
                 "SELECT * FROM jobs WHERE client_id=? ORDER BY number", (client_id,)
             ).fetchall()
-            return [_job_from_row(row) for row in rows]
+            return [job_from_row(row) for row in rows]
 
     def load_rewrites(self, job_id: str) -> list[tuple[int, bytes, int]]:
         """A job's forced transitions, in the order they were made: (index, script, kept)."""
@@ -191,18 +219,80 @@ class SqliteJournal:
         try:
             yield
         except (sqlite3.DatabaseError, orjson.JSONDecodeError, ValueError, TypeError) as exc:
-            raise StoreError(f"{self.path} is damaged ({exc}): restore it or remove it") from None
+            raise StoreDamaged(f"{self.path} is damaged ({exc})") from None
 
 
 class _Transaction:
-    def __init__(self, db: sqlite3.Connection) -> None:
-        self.db = db
+    """Each transaction counts itself, and the count goes to the commit record once COMMIT has
+    returned (before the caller answers anyone)."""
+
+    def __init__(self, journal: SqliteJournal) -> None:
+        self.journal = journal
 
     def __enter__(self) -> None:
-        self.db.execute("BEGIN")
+        self.journal.db.execute("BEGIN")
 
     def __exit__(self, kind: object, *_: object) -> None:
-        self.db.execute("ROLLBACK" if kind else "COMMIT")
+        db = self.journal.db
+        if kind:
+            db.execute("ROLLBACK")
+            return
+        try:
+            db.execute("UPDATE meta SET value = value + 1 WHERE key = 'commits'")
+            db.execute("COMMIT")
+        except BaseException:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            raise
+        self.journal.commits += 1
+        self.journal.record.write(self.journal.commits)
+
+
+def read_only(path: Path) -> sqlite3.Connection:
+    """A connection that cannot change the file (nor checkpoint its WAL when it closes)."""
+    return sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+
+
+def committed(db: sqlite3.Connection) -> int:
+    """The commits the database counts (0 in a store written before they were counted)."""
+    try:
+        row = db.execute("SELECT value FROM meta WHERE key = 'commits'").fetchone()
+    except sqlite3.OperationalError as exc:
+        if "no such table" in str(exc):
+            return 0
+        raise
+    return int(row[0]) if row else 0
+
+
+def check(path: Path) -> None:
+    """Refuse an existing store that cannot be used as it is, without changing it: another
+    format (StoreError), or damaged pages or lost commits (StoreDamaged)."""
+    try:
+        db = read_only(path)
+    except sqlite3.Error as exc:
+        raise StoreDamaged(f"{path} cannot be opened ({exc})") from None
+    try:
+        version = db.execute("PRAGMA user_version").fetchone()[0]
+        tables = db.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+        damage = db.execute("PRAGMA quick_check").fetchone()[0]
+        commits = committed(db) if tables and version == SCHEMA_VERSION else 0
+    except sqlite3.DatabaseError as exc:
+        raise StoreDamaged(f"{path} is not a mock_hyber store, or is damaged ({exc})") from None
+    finally:
+        db.close()
+    if damage != "ok":
+        raise StoreDamaged(f"{path} is damaged ({damage})")
+    if tables and version != SCHEMA_VERSION:
+        raise StoreError(
+            f"{path} was written by another version of mock_hyber (store format "
+            f"{version}, this one reads {SCHEMA_VERSION}): remove it or use another file"
+        )
+    recorded = CommitRecord(path).read()
+    if recorded is not None and commits < recorded:
+        raise StoreDamaged(
+            f"{path} lost committed data: it holds {commits} of the {recorded} commits counted "
+            f"in {record_path(path).name} (its -wal file is cut short or missing)"
+        )
 
 
 def _json(value: Any) -> str | None:
@@ -234,7 +324,7 @@ def _job_row(job: Job) -> tuple[Any, ...]:
     )
 
 
-def _job_from_row(row: tuple[Any, ...]) -> Job:
+def job_from_row(row: tuple[Any, ...]) -> Job:
     subs = None if row[15] is None else orjson.loads(row[15])
     return Job(
         job_id=row[0],
@@ -277,7 +367,7 @@ def _delivery_row(d: Delivery) -> tuple[Any, ...]:
     )
 
 
-def _delivery_from_row(row: tuple[Any, ...]) -> Delivery:
+def delivery_from_row(row: tuple[Any, ...]) -> Delivery:
     return Delivery(
         id=row[0],
         client_id=row[1],
