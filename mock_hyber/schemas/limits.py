@@ -49,12 +49,15 @@ class Limit:
     max_chars: int
     kind: str = "text"  # text | sms_text | sms_alpha | file_name
     min_chars: int = 0
+    blank: bool = True  # False: a value of spaces only is refused (sender names)
 
     def problem(self, value: str) -> str | None:
         if self.kind == "sms_text":
             return self.problem_of_parts(value, segment_count(value))
         if len(value) < self.min_chars:
             return "must not be empty"
+        if not self.blank and value and not value.strip():
+            return "must not be blank"
         if len(value) > self.max_chars:
             return f"must be at most {self.max_chars} characters (got {len(value)})"
         if self.kind == "sms_alpha" and not is_gsm7_alpha_name(value):
@@ -98,14 +101,17 @@ CAPTION = Limit(30)
 CHANNEL_LIMITS: dict[str, dict[str, Limit]] = {
     "viber": {
         "text": TEXT,
-        "alpha_name": Limit(64),
+        "alpha_name": Limit(64, blank=False),
         "img": URL,
         "caption": CAPTION,
         "action": URL,
         "file_name": Limit(25, "file_name"),
         "thumbnail": URL,
     },
-    "sms": {"text": Limit(765, "sms_text", 1), "alpha_name": Limit(11, "sms_alpha", 1)},
+    "sms": {
+        "text": Limit(765, "sms_text", 1),
+        "alpha_name": Limit(11, "sms_alpha", 1, blank=False),
+    },
     "whatsapp": {
         "text": TEXT,
         "img": URL,

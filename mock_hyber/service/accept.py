@@ -56,7 +56,10 @@ class SendingService:
     def __init__(self, account: AccountState) -> None:
         self.account = account
         self.catalogue = account.backend.catalogue
-        self._destinations = account.backend.destinations
+        self._checks: dict[str, Any] = {
+            "destinations": account.backend.destinations,
+            "whatsapp_min_ttl": account.settings.whatsapp_min_ttl,
+        }
 
     # -- entry points ---------------------------------------------------------------------
 
@@ -94,7 +97,7 @@ class SendingService:
 
     def _send_single(self, body: Any) -> Job:
         request = parse_model(SingleRequest, body)
-        start = check_request(request, destinations=self._destinations)
+        start = check_request(request, **self._checks)
         phone = normalize_phone(request.phone_number, self.account.phone_pattern)
         if phone is None:
             raise HyberError.named("phone_incorrect")
@@ -113,7 +116,7 @@ class SendingService:
     def _batch(self, body: Any) -> tuple[Job, Iterator[None]]:
         items = self._recipients(body, "messages")
         request = parse_model(_BatchEnvelope, body)
-        start = check_request(request, text_from_items=True, destinations=self._destinations)
+        start = check_request(request, text_from_items=True, **self._checks)
         count = len(items)
         job = self._job("batch", request, start, count)
         channels = job.channels
@@ -169,7 +172,7 @@ class SendingService:
     def _broadcast(self, body: Any) -> tuple[Job, Iterator[None]]:
         items = self._recipients(body, "recipients")
         request = parse_model(_BroadcastEnvelope, body, templated=True)
-        start = check_request(request, destinations=self._destinations)
+        start = check_request(request, **self._checks)
         count = len(items)
         job = self._job("broadcast", request, start, count)
         columns = _Columns(count, self._channel_sms_parts(job))

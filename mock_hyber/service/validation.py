@@ -145,9 +145,19 @@ def start_time_seconds(value: str | None) -> float | None:
 
 
 def check_request(
-    request: RequestBase, text_from_items: bool = False, destinations: Destinations | None = None
+    request: RequestBase,
+    text_from_items: bool = False,
+    destinations: Destinations | None = None,
+    whatsapp_min_ttl: int = 1,
 ) -> float | None:
     """All request-level rules shared by single, batch and broadcast; returns start_time."""
     check_channels(request, text_from_items)
+    whatsapp = request.channel_options.whatsapp
+    if "whatsapp" in request.channels and whatsapp and whatsapp.ttl < whatsapp_min_ttl:
+        raise HyberError.named(
+            "invalid_parameter",
+            f"channel_options.whatsapp.ttl: Input should be greater than or equal to "
+            f"{whatsapp_min_ttl}",
+        )
     check_callback_url(request.callback_url, destinations)
     return start_time_seconds(request.start_time)

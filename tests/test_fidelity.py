@@ -1,0 +1,154 @@
+"""Fidelity to the documented behaviour of the Hyber API (issue 12), over HTTP on the conftest
+server's frozen clock: each test shows one documented behaviour the mock models."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+import pytest
+
+from mock_hyber.testing.server import LiveServer
+from tests.bodies import assert_error, single_body, sms_options
+
+START_MS = 1_767_225_600_000  # 2026-01-01T00:00:00Z, the conftest clock's start
+ALICE = ("alice", "secret")
+INVALID = 11002
+
+
+class Account:
+    """Alice's account and the control plane: send, move the clock, read."""
+
+    def __init__(self, alice: httpx.Client, control: httpx.Client) -> None:
+        self.alice = alice
+        self.control = control
+        self.now = 0.0
+
+    def send(self, body: dict[str, Any]) -> str:
+        response = self.single(body)
+        assert response.status_code == 200, response.text
+        return str(response.json()["message_id"])
+
+    def single(self, body: dict[str, Any]) -> httpx.Response:
+        return self.alice.post(str(self.alice.base_url).rstrip("/"), json=body)
+
+    def post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        response = self.alice.post(path, json=body)
+        assert response.status_code == 200, response.text
+        result: dict[str, Any] = response.json()
+        return result
+
+    def get(self, path: str) -> dict[str, Any]:
+        response = self.alice.get(path)
+        assert response.status_code == 200, response.text
+        result: dict[str, Any] = response.json()
+        return result
+
+    def at(self, seconds: float) -> None:
+        """Move alice's clock to the start + `seconds`, running every due event."""
+        response = self.control.post(
+            "/clock/advance", json={"seconds": seconds - self.now, "client_id": "1001"}
+        )
+        assert response.status_code == 200, response.text
+        self.now = seconds
+
+    def inspect(self, message_id: str) -> dict[str, Any]:
+        response = self.control.get(f"/messages/{message_id}")
+        assert response.status_code == 200, response.text
+        result: dict[str, Any] = response.json()
+        return result
+
+
+@pytest.fixture(scope="module")
+def clients(server: LiveServer) -> Iterator[tuple[httpx.Client, httpx.Client]]:
+    with (
+        httpx.Client(base_url=f"{server.url}/1001", auth=ALICE, timeout=30) as alice,
+        httpx.Client(base_url=f"{server.url}/_mock", timeout=30) as control,
+    ):
+        yield alice, control
+
+
+@pytest.fixture
+def hyber(clients: tuple[httpx.Client, httpx.Client]) -> Account:
+    alice, control = clients
+    control.post("/reset").raise_for_status()
+    return Account(alice, control)
+
+
+# -- issue 12, point 8: the smaller points ---------------------------------------------------
+
+
+def test_whatsapp_ttl_below_60_is_accepted(hyber: Account) -> None:
+    # The docs give only the maximum (604800); the minimum is whatsapp_min_ttl (default 1).
+    body = single_body(
+        channels=["whatsapp"], channel_options={"whatsapp": {"ttl": 30, "text": "Hi"}}
+    )
+    hyber.send(body)
+    body["channel_options"]["whatsapp"]["ttl"] = 0
+    assert "whatsapp.ttl" in assert_error(hyber.single(body), 400, INVALID)
+    body["channel_options"]["whatsapp"]["ttl"] = 604801
+    assert_error(hyber.single(body), 400, INVALID)
+
+
+@pytest.mark.parametrize("extra_id", ["AD 1/2", "a/b", "x%y", "50%/off?", "é/ü"])
+def test_any_extra_id_reads_back_through_the_external_dr(hyber: Account, extra_id: str) -> None:
+    message_id = hyber.send(single_body(extra_id=extra_id))
+    hyber.at(10)
+    path = quote(extra_id, safe="")
+    for kind in ("simple", "advanced"):
+        report = hyber.get(f"/api/dr/external/{path}/{kind}")
+        first = report if kind == "simple" else report["reports"][0]
+        assert first["message_id"] == message_id
+        assert first["extra_id"] == extra_id
+
+
+def test_a_late_delivery_does_not_move_the_time_of_the_final_status(hyber: Account) -> None:
+    # 380000000008: Viber reaches its ttl (60 s), SMS delivers at +62 s, Viber delivers late
+    # at +70 s. The status stays SMS 23011, and so does its time.
+    body = single_body(
+        phone_number=380000000008,
+        channels=["viber", "sms"],
+        channel_options={"viber": {"ttl": 60, "text": "Hi"}, "sms": sms_options(text="Hi")},
+    )
+    message_id = hyber.send(body)
+    hyber.at(63)
+    before = hyber.get(f"/api/dr/{message_id}/simple")
+    assert (before["hyber_status"], before["time"]) == (23011, START_MS + 62_000)
+    hyber.at(80)
+    after = hyber.get(f"/api/dr/{message_id}/simple")
+    assert (after["hyber_status"], after["time"]) == (23011, START_MS + 62_000)
+    job_id = hyber.post(
+        "/batch",
+        {
+            "messages": [{"phone_number": 380000000008, "text": "Hi"}],
+            "channels": ["viber", "sms"],
+            "channel_options": {"viber": {"ttl": 60}, "sms": sms_options()},
+        },
+    )["job_id"]
+    hyber.at(160)  # the batch started at +80 s: SMS delivers at +142 s, Viber late at +150 s
+    (item,) = hyber.get(f"/status/{job_id}")["messages"]
+    assert (item["hyber_status"], item["time"]) == (23011, START_MS + 142_000)
+
+
+@pytest.mark.parametrize("alpha_name", [" ", "   "])
+def test_a_blank_sms_alpha_name_is_refused(hyber: Account, alpha_name: str) -> None:
+    body = single_body(channel_options={"sms": sms_options(text="Hi", alpha_name=alpha_name)})
+    assert "alpha_name" in assert_error(hyber.single(body), 400, INVALID)
+
+
+def test_a_gsm7_escape_pair_is_never_split_across_segments(hyber: Account) -> None:
+    text = "a" * 152 + "€" + "a" * 152  # 306 septets, but the € cannot straddle segments
+    message_id = hyber.send(single_body(channel_options={"sms": sms_options(text=text)}))
+    hyber.at(30)
+    assert hyber.get(f"/api/dr/{message_id}/simple")["total_sms_parts"] == 3
+
+
+@pytest.mark.parametrize("method", ["GET", "PUT", "DELETE"])
+def test_a_non_numeric_client_id_is_404_whatever_the_method(
+    server: LiveServer, method: str
+) -> None:
+    for path in ("/abc/batch", "/abc/batch/sync", "/abc/status/x", "/abc/api/dr/x/simple"):
+        response = httpx.request(method, f"{server.url}{path}", auth=ALICE)
+        assert_error(response, 404, 10404)
