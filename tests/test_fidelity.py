@@ -152,3 +152,38 @@ def test_a_non_numeric_client_id_is_404_whatever_the_method(
     for path in ("/abc/batch", "/abc/batch/sync", "/abc/status/x", "/abc/api/dr/x/simple"):
         response = httpx.request(method, f"{server.url}{path}", auth=ALICE)
         assert_error(response, 404, 10404)
+
+
+# -- issue 12, point 5: processed and started for scheduled messages -------------------------
+
+LATER = "2031-01-01 00:00:00+00:00"
+LATER_S = 157_766_400  # 2031-01-01 is this many seconds after the clock's start
+
+
+def _scheduled_batch(start_time: str | None) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "messages": [{"phone_number": 380000000001, "extra_id": "s-1", "text": "Hi"}],
+        "channels": ["sms"],
+        "channel_options": {"sms": sms_options()},
+    }
+    if start_time is not None:
+        body["start_time"] = start_time
+    return body
+
+
+def test_a_scheduled_recipient_is_not_processed_in_the_sync_answer(hyber: Account) -> None:
+    (item,) = hyber.post("/batch/sync", _scheduled_batch(LATER))["messages"]
+    assert (item["accepted"], item["processed"]) == (True, False)
+    (now,) = hyber.post("/batch/sync", _scheduled_batch(None))["messages"]
+    assert (now["accepted"], now["processed"]) == (True, True)
+
+
+def test_a_message_started_with_delay_shows_started_false(hyber: Account) -> None:
+    (item,) = hyber.post("/batch/sync", _scheduled_batch(LATER))["messages"]
+    hyber.at(LATER_S + 0.5)  # its start passed: the SMS leg is in progress
+    report = hyber.get(f"/api/dr/{item['message_id']}/advanced")
+    assert (report["started"], report["processing"]) == (False, True)
+    assert report["reports"][0]["last_partner"] == "sms"
+    (at_once,) = hyber.post("/batch/sync", _scheduled_batch(None))["messages"]
+    hyber.at(LATER_S + 0.6)
+    assert hyber.get(f"/api/dr/{at_once['message_id']}/advanced")["started"] is True
