@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 
 CHANNEL_NAMES = ("push", "viber", "sms", "whatsapp")
+REQUEST = "request"  # broadcast templates: the key of the top-level fields (tag, callback_url, ...)
 PLATFORM = "hyber"  # sent_via / last_partner when the platform itself settled a message
 KYIV = ZoneInfo("Europe/Kyiv")  # Hyber's local time: start_time without an offset, Viber replies
 
@@ -199,6 +200,19 @@ class Job:
 
     def extra_id(self, index: int) -> str | None:
         return None if self.extra_ids is None else self.extra_ids[index]
+
+    def top(self, index: int, name: str) -> str | None:
+        """A top-level field (tag, callback_url, division_code) as recipient `index` gets it:
+        a broadcast's `%key%` rendered with its values."""
+        value: str | None = getattr(self, name)
+        template = self.template
+        if self.values is not None and template is not None and template.templates(REQUEST, name):
+            values = self.values[index]
+            if values is not None:
+                rendered = template.field(REQUEST, name, values)
+                if rendered is not None:
+                    return rendered or None
+        return value
 
     def option(self, index: int, channel: str, name: str) -> Any:
         """A channel option as recipient `index` gets it (after substitution, batch text)."""

@@ -37,7 +37,7 @@ from mock_hyber.reports import ReportBuilder
 from mock_hyber.store.memory import MemoryStore
 from mock_hyber.store.retention import Limits, select_expired
 from mock_hyber.store.sqlite import SqliteJournal, sqlite_path
-from mock_hyber.templating import template_for
+from mock_hyber.templating import template_for, template_sources
 
 
 def merge_profile(base: Profile, overrides: dict[str, object] | None) -> Profile:
@@ -295,7 +295,9 @@ class Backend:
             for job in journal.load_jobs(client_id):
                 job.ids = account.ids
                 if job.values is not None:
-                    job.template = template_for(job.channel_options, "keep")
+                    top = {"tag": job.tag, "callback_url": job.callback_url}
+                    top["division_code"] = job.division_code
+                    job.template = template_for(template_sources(job.channel_options, top), "keep")
                 account.engine.admit(job)  # replays its plan
                 for index, script, kept in journal.load_rewrites(job.job_id):
                     account.engine.rewrite(job, index, script, kept)

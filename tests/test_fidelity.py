@@ -10,6 +10,7 @@ from urllib.parse import quote
 import httpx
 import pytest
 
+from mock_hyber.testing.receiver import CallbackReceiver
 from mock_hyber.testing.server import LiveServer
 from tests.bodies import assert_error, single_body, sms_options
 
@@ -187,3 +188,65 @@ def test_a_message_started_with_delay_shows_started_false(hyber: Account) -> Non
     (at_once,) = hyber.post("/batch/sync", _scheduled_batch(None))["messages"]
     hyber.at(LATER_S + 0.6)
     assert hyber.get(f"/api/dr/{at_once['message_id']}/advanced")["started"] is True
+
+
+# -- issue 12, point 7: broadcast %key% in every parameter ------------------------------------
+
+
+def test_broadcast_variables_fill_tag_and_callback_url(hyber: Account) -> None:
+    with CallbackReceiver() as receiver:
+        body = {
+            "recipients": [
+                {"phone_number": 380000000001, "name": "Ann", "hook": "ann"},
+                {"phone_number": 380000000001, "name": "Bob", "hook": "bob"},
+                {"phone_number": 380000000001, "name": "Cy", "hook": "/\\bad host"},
+            ],
+            "channels": ["sms"],
+            "channel_options": {"sms": sms_options(text="Hi %name%")},
+            "tag": "promo-%name%",
+            "division_code": "div-%name%",
+            "callback_url": f"{receiver.base_url}/%hook%",
+        }
+        items = hyber.post("/broadcast/sync", body)["messages"]
+        assert [item["accepted"] for item in items] == [True, True, False]
+        assert items[2]["error_code"] == 36031
+        assert "callback_url" in items[2]["error_text"]
+        shown = hyber.inspect(items[0]["message_id"])
+        assert (shown["tag"], shown["callback_url"]) == ("promo-Ann", f"{receiver.base_url}/ann")
+        hyber.at(5)
+        receiver.wait_for(2)
+        by_path = {request.path: request.body for request in receiver.requests}
+        assert by_path["/ann"]["message_id"] == items[0]["message_id"]
+        assert by_path["/bob"]["message_id"] == items[1]["message_id"]
+        receiver.check()
+
+
+def test_a_scenario_rule_matches_the_rendered_tag(hyber: Account) -> None:
+    rules = {"rules": [{"match": {"tag": "promo-Bob"}, "reject": 36024}]}
+    hyber.control.put("/scenarios?client_id=1001", json=rules).raise_for_status()
+    body = {
+        "recipients": [
+            {"phone_number": 380961111111, "name": "Ann"},
+            {"phone_number": 380962222222, "name": "Bob"},
+        ],
+        "channels": ["sms"],
+        "channel_options": {"sms": sms_options(text="Hi")},
+        "tag": "promo-%name%",
+    }
+    items = hyber.post("/broadcast/sync", body)["messages"]
+    assert [item["accepted"] for item in items] == [True, False]
+
+
+def test_a_too_long_rendered_tag_rejects_that_recipient(hyber: Account) -> None:
+    body = {
+        "recipients": [
+            {"phone_number": 380961111111, "name": "Ann"},
+            {"phone_number": 380962222222, "name": "x" * 70},
+        ],
+        "channels": ["sms"],
+        "channel_options": {"sms": sms_options(text="Hi")},
+        "tag": "%name%",
+    }
+    items = hyber.post("/broadcast/sync", body)["messages"]
+    assert [item["accepted"] for item in items] == [True, False]
+    assert "tag" in items[1]["error_text"]

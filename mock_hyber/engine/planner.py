@@ -85,7 +85,9 @@ class Planner:
 
     def source(self, job: Job, index: int) -> str:
         """Where message `index`'s plan comes from: a magic number, a rule, or the profile."""
-        chosen = self.rule_for(job.phone(index), job.extra_id(index), job.tag, job.channels)
+        chosen = self.rule_for(
+            job.phone(index), job.extra_id(index), job.top(index, "tag"), job.channels
+        )
         return chosen[0] if chosen else "profile"
 
     def lives(self, job: Job, seed: int) -> tuple[Lives, set[int]]:
@@ -121,7 +123,7 @@ class Planner:
             if index in decided:
                 continue
             phone = str(int(job.phones[index]))
-            chosen = self.rule_for(phone, job.extra_id(index), job.tag, job.channels)
+            chosen = self.rule_for(phone, job.extra_id(index), job.top(index, "tag"), job.channels)
             if chosen is not None:
                 legs, row = drawn[index // PLAN_SLICE], index % PLAN_SLICE
                 plan = self._plan(chosen, lambda leg, c=legs, i=row: _drawn(c, leg, i), route)
@@ -147,7 +149,7 @@ class Planner:
             draws = Draws(str(index), key)
             drawn = [channel.leg(draws) for channel in channels]
             phone = str(int(job.phones[index]))
-            chosen = self.rule_for(phone, job.extra_id(index), job.tag, job.channels)
+            chosen = self.rule_for(phone, job.extra_id(index), job.top(index, "tag"), job.channels)
             if chosen is None:
                 plan = Plan("profile", tuple(drawn))
             else:

@@ -144,4 +144,5 @@ def checked(channel: str, field: str) -> Any:
 
 
 def top_checked(field: str) -> Any:
-    return _checked(TOP_LEVEL_LIMITS[field], templatable=False)
+    # In a broadcast, `tag`, `callback_url` and `division_code` may hold %key% too.
+    return _checked(TOP_LEVEL_LIMITS[field], templatable=True)

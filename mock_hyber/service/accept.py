@@ -13,7 +13,7 @@ import numpy as np
 
 from mock_hyber.engine.sms import MAX_SEGMENTS, segment_count
 from mock_hyber.errors import HyberError
-from mock_hyber.model import Job, Rejection, TextColumn
+from mock_hyber.model import REQUEST, Job, Rejection, TextColumn
 from mock_hyber.schemas.limits import CHANNEL_LIMITS, TOP_LEVEL_LIMITS, Limit
 from mock_hyber.schemas.requests import (
     BatchRequest,
@@ -22,7 +22,12 @@ from mock_hyber.schemas.requests import (
     SingleRequest,
 )
 from mock_hyber.service.phones import echo_phone, normalize_phone
-from mock_hyber.service.validation import check_request, has_content, parse_model
+from mock_hyber.service.validation import (
+    check_callback_url,
+    check_request,
+    has_content,
+    parse_model,
+)
 from mock_hyber.state import AccountState
 from mock_hyber.templating import (
     BroadcastTemplate,
@@ -30,6 +35,7 @@ from mock_hyber.templating import (
     as_text,
     pack_substitutions,
     template_for,
+    template_sources,
 )
 
 
@@ -172,7 +178,7 @@ class SendingService:
     def _broadcast(self, body: Any) -> tuple[Job, Iterator[None]]:
         items = self._recipients(body, "recipients")
         request = parse_model(_BroadcastEnvelope, body, templated=True)
-        start = check_request(request, **self._checks)
+        start = check_request(request, templated=True, **self._checks)
         count = len(items)
         job = self._job("broadcast", request, start, count)
         columns = _Columns(count, self._channel_sms_parts(job))
@@ -189,17 +195,24 @@ class SendingService:
         return job, self._fill_broadcast(job, items, columns)
 
     def _fill_broadcast(self, job: Job, items: list[Any], columns: _Columns) -> Iterator[None]:
-        template = template_for(job.channel_options, self.account.settings.template_missing)
+        top = {"tag": job.tag, "callback_url": job.callback_url}
+        top["division_code"] = job.division_code
+        template = template_for(
+            template_sources(job.channel_options, top), self.account.settings.template_missing
+        )
         values: list[str | None] | None = [None] * job.size if template else None
         checks = [
-            (channel, name, pattern, slots, CHANNEL_LIMITS[channel].get(name))
+            (channel, name, pattern, slots, _limit_of(channel, name))
             for channel, name, pattern, slots in template.fields
         ]
+        tagged = template.templates(REQUEST, "tag")
         extra_ids = columns.extra_ids
         for start in range(0, job.size, SLICE):
             for index in range(start, min(start + SLICE, job.size)):
                 recipient = items[index]
-                accepted = self._recipient(columns, index, job, recipient, extra_ids[index])
+                # Scenario rules match the tag this recipient gets.
+                tag = template.render_one(REQUEST, "tag", recipient) if tagged else job.tag
+                accepted = self._recipient(columns, index, job, recipient, extra_ids[index], tag)
                 if accepted and values is not None:
                     values[index] = self._personalise(columns, index, template, checks, recipient)
             yield
@@ -253,7 +266,13 @@ class SendingService:
         )
 
     def _recipient(
-        self, columns: _Columns, index: int, job: Job, item: dict[str, Any], extra_id: str | None
+        self,
+        columns: _Columns,
+        index: int,
+        job: Job,
+        item: dict[str, Any],
+        extra_id: str | None,
+        tag: str | None = None,
     ) -> bool:
         """Check one recipient's phone; True when it is accepted."""
         if extra_id is not None:
@@ -264,7 +283,7 @@ class SendingService:
             columns.reject(index, Rejection(PHONE_INCORRECT, phone=echo_phone(raw_phone)))
             return False
         columns.phones[index] = int(phone)
-        refusal = self._refusal(phone, extra_id, job.tag, job.channels)
+        refusal = self._refusal(phone, extra_id, tag or job.tag, job.channels)
         if refusal is not None:
             columns.reject(index, Rejection(refusal))
             return False
@@ -294,6 +313,12 @@ class SendingService:
             if limit is None:
                 continue
             value = pattern.format(*[values[slot] for slot in slots])
+            if channel == REQUEST:
+                problem = self._top_level_problem(name, value, limit)
+                if problem:
+                    self._reject_rendered(columns, index, f"{name} {problem}")
+                    return None
+                continue
             if limit.kind == "sms_text":
                 # Count the segments once: for the limit, and as the message's parts.
                 parts = segment_count(value)
@@ -308,6 +333,15 @@ class SendingService:
                 self._reject_rendered(columns, index, detail)
                 return None
         return pack_substitutions(values)
+
+    def _top_level_problem(self, name: str, value: str, limit: Limit) -> str | None:
+        problem = limit.problem(value)
+        if problem is None and name == "callback_url" and value:
+            try:
+                check_callback_url(value, self._checks["destinations"])
+            except HyberError as error:
+                return (error.detail or error.text).removeprefix("callback_url: ")
+        return problem
 
     @staticmethod
     def _channel_sms_parts(job: Job) -> int:
@@ -358,6 +392,12 @@ def _no_collection_for(size: int) -> Iterator[None]:
     finally:
         if collecting:
             gc.enable()
+
+
+def _limit_of(channel: str, name: str) -> Limit | None:
+    if channel == REQUEST:
+        return TOP_LEVEL_LIMITS.get(name)
+    return CHANNEL_LIMITS[channel].get(name)
 
 
 def _check_item_text(

@@ -95,11 +95,11 @@ def message_view(message: Message, builder: ReportBuilder, full: bool = True) ->
         "job_kind": job.kind,
         "phone_number": message.phone,
         "extra_id": message.extra_id,
-        "tag": job.tag,
+        "tag": job.top(message.index, "tag"),
         "channels": list(job.channels),
         "state": message.state.name.lower(),
         "accepted": message.accepted,
-        "callback_url": job.callback_url,
+        "callback_url": job.top(message.index, "callback_url"),
         "sms_parts": message.sms_parts,
         "report": builder.simple_dr(message),
     }
