@@ -104,6 +104,7 @@ class Settings(BaseSettings):
     callback_number_type: NumberType = "auto"
     callback_hmac_secret: str | None = None
     inbound_url: str | None = None
+    inbound_reply_keys: Literal["docs", "extended"] = "docs"
     callback_client: Literal["aiohttp", "httpx"] = "aiohttp"
     callback_timeout: float = Field(5.0, gt=0)
     callback_max_attempts: int = Field(5, ge=1, le=100)

@@ -14,6 +14,7 @@ from mock_hyber.engine.clock import iso_ms as iso
 from mock_hyber.engine.evaluate import ends_ms, message_at
 from mock_hyber.engine.lives import NEVER
 from mock_hyber.engine.timeline import moments
+from mock_hyber.ids import umid_of
 from mock_hyber.model import Job, Message, State
 from mock_hyber.reports import ReportBuilder
 from mock_hyber.state import AccountState
@@ -103,6 +104,8 @@ def message_view(message: Message, builder: ReportBuilder, full: bool = True) ->
         "sms_parts": message.sms_parts,
         "report": builder.simple_dr(message),
     }
+    if "whatsapp" in job.channels:  # what a WhatsApp reply to it names it by
+        view["umid"] = umid_of(message.message_id)
     if full:
         view["texts"] = {channel: message.option(channel, "text") for channel in job.channels}
         view["advanced_report"] = builder.advanced_dr(message)
