@@ -76,6 +76,7 @@ class Settings(BaseSettings):
     max_recipients: int = Field(50_000, ge=1)
     phone_pattern: str = r"^[1-9][0-9]{9,14}$"
     template_missing: Literal["keep", "empty", "reject"] = "keep"
+    dr_delay: float = Field(10.0, ge=0, le=86400, description="virtual s before a DR is readable")
     whatsapp_min_ttl: int = Field(1, ge=1, le=604800, description="the docs give only the max")
     clock_speed: float = Field(1.0, gt=0, le=1_000_000)
     clock_frozen: bool = False

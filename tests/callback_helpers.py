@@ -24,6 +24,7 @@ BASE_SETTINGS: dict[str, Any] = {
     "seed": 3,
     "clock_frozen": True,
     "clock_start": START,
+    "dr_delay": 0,  # DRs readable at once: these tests read them at any time
 }
 
 # Retries at exactly 10 s, then 20 s, ... (no jitter).

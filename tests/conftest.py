@@ -30,8 +30,14 @@ def load_fixture(name: str) -> dict[str, Any]:
 @pytest.fixture(scope="session")
 def server() -> Iterator[LiveServer]:
     # A frozen clock: nothing happens to a message until a test advances time.
+    # DRs are readable at once (dr_delay 0): these tests read them at any time; the delay
+    # itself is shown by tests/test_fidelity.py on a server of its own.
     settings = Settings(
-        accounts=ACCOUNTS, seed=42, clock_frozen=True, clock_start="2026-01-01T00:00:00Z"
+        accounts=ACCOUNTS,
+        seed=42,
+        clock_frozen=True,
+        clock_start="2026-01-01T00:00:00Z",
+        dr_delay=0,
     )
     with LiveServer(settings) as live:
         yield live

@@ -10,6 +10,7 @@ from urllib.parse import quote
 import httpx
 import pytest
 
+from mock_hyber.config import Settings
 from mock_hyber.testing.receiver import CallbackReceiver
 from mock_hyber.testing.server import LiveServer
 from tests.bodies import assert_error, single_body, sms_options
@@ -250,3 +251,41 @@ def test_a_too_long_rendered_tag_rejects_that_recipient(hyber: Account) -> None:
     items = hyber.post("/broadcast/sync", body)["messages"]
     assert [item["accepted"] for item in items] == [True, False]
     assert "tag" in items[1]["error_text"]
+
+
+# -- issue 12, point 4: delivery reports become readable some seconds after the send ----------
+
+NOT_READY = 11010
+
+
+def test_a_delivery_report_is_not_readable_for_10_seconds_after_the_send() -> None:
+    settings = Settings(accounts="1001:alice:secret", seed=1, clock_frozen=True)  # defaults
+    with (
+        LiveServer(settings) as live,
+        httpx.Client(base_url=f"{live.url}/1001", auth=ALICE, timeout=30) as alice,
+        httpx.Client(base_url=f"{live.url}/_mock", timeout=30) as control,
+    ):
+        hyber = Account(alice, control)
+        message_id = hyber.send(single_body(extra_id="early-1"))
+        paths = [f"/api/dr/{message_id}/{kind}" for kind in ("simple", "advanced")]
+        paths += [f"/api/dr/external/early-1/{kind}" for kind in ("simple", "advanced")]
+        for path in paths:
+            assert "not available" in assert_error(hyber.alice.get(path), 404, NOT_READY)
+        hyber.at(9.999)
+        assert_error(hyber.alice.get(paths[0]), 404, NOT_READY)
+        hyber.at(10)
+        for path in paths:
+            hyber.get(path)
+        # The inspection API is not held back.
+        assert hyber.inspect(message_id)["message_id"] == message_id
+
+
+def test_the_delay_is_a_setting(tmp_path: Any) -> None:
+    settings = Settings(accounts="1001:alice:secret", seed=1, clock_frozen=True, dr_delay=0)
+    with (
+        LiveServer(settings) as live,
+        httpx.Client(base_url=live.url, auth=ALICE, timeout=30) as http,
+    ):
+        response = http.post("/1001", json=single_body())
+        message_id = response.json()["message_id"]
+        assert http.get(f"/1001/api/dr/{message_id}/simple").status_code == 200
