@@ -3,6 +3,7 @@ server's frozen clock: each test shows one documented behaviour the mock models.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import quote
@@ -289,3 +290,70 @@ def test_the_delay_is_a_setting(tmp_path: Any) -> None:
         response = http.post("/1001", json=single_body())
         message_id = response.json()["message_id"]
         assert http.get(f"/1001/api/dr/{message_id}/simple").status_code == 200
+
+
+# -- issue 12, point 3: ctr rewrites links before the SMS segments are counted ---------------
+
+LONG_URL = "https://example.com/campaign/" + "x" * 121  # 150 characters
+SHORT_LINK = re.compile(r"https?://\S+")
+
+
+def _ctr_sms(text: str, ctr: bool = True) -> dict[str, Any]:
+    return single_body(
+        phone_number=380000000001,
+        channel_options={"sms": sms_options(text=text, ctr=ctr)},
+    )
+
+
+def test_ctr_links_are_counted_at_their_tracked_length(hyber: Account) -> None:
+    text = "Your order is ready, see the details and the map here: " + LONG_URL + " ."
+    assert len(text) == 207
+    tracked = hyber.send(_ctr_sms(text))
+    plain = hyber.send(_ctr_sms(text, ctr=False))
+    hyber.at(10)
+    assert hyber.get(f"/api/dr/{tracked}/simple")["total_sms_parts"] == 1  # 85 characters
+    assert hyber.get(f"/api/dr/{plain}/simple")["total_sms_parts"] == 2
+
+
+def test_a_text_over_the_limit_only_before_shortening_is_accepted(hyber: Account) -> None:
+    text = "a" * 700 + " " + LONG_URL  # 851 characters: 6 segments, 5 once the link is 28
+    hyber.send(_ctr_sms(text))
+    assert "segments" in assert_error(hyber.single(_ctr_sms(text, ctr=False)), 400, INVALID)
+    batch = {
+        "messages": [{"phone_number": 380961111111, "text": text}],
+        "channels": ["sms"],
+        "channel_options": {"sms": sms_options(ctr=True)},
+    }
+    assert hyber.post("/batch/sync", batch)["messages"][0]["accepted"]
+    broadcast = {
+        "recipients": [{"phone_number": 380961111111, "url": LONG_URL}],
+        "channels": ["sms"],
+        "channel_options": {"sms": sms_options(text="a" * 700 + " %url%", ctr=True)},
+    }
+    assert hyber.post("/broadcast/sync", broadcast)["messages"][0]["accepted"]
+
+
+def test_the_inspection_api_shows_the_rewritten_text(hyber: Account) -> None:
+    batch = {
+        "messages": [
+            {"phone_number": 380961111111, "text": "See " + LONG_URL + " now"},
+            {"phone_number": 380962222222, "text": "See " + LONG_URL + " now"},
+        ],
+        "channels": ["viber", "sms"],
+        "channel_options": {
+            "viber": {"ttl": 60, "ctr": True, "action": LONG_URL, "caption": "Open"},
+            "sms": sms_options(),  # no ctr: its text stays as sent
+        },
+    }
+    items = hyber.post("/batch/sync", batch)["messages"]
+    links = []
+    for item in items:
+        shown = hyber.inspect(item["message_id"])
+        viber = shown["ctr"]["viber"]
+        (link,) = SHORT_LINK.findall(viber["text"])
+        assert len(link) == 28 and viber["text"] == f"See {link} now"
+        assert len(viber["action"]) == 28
+        assert viber["links"][link] == LONG_URL
+        assert "sms" not in shown["ctr"]
+        links.append(link)
+    assert links[0] != links[1]  # unique per phone number

@@ -10,6 +10,7 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, Field, ValidationInfo
 from pydantic_core import PydanticCustomError
 
+from mock_hyber.engine.ctr import as_counted, rewrites
 from mock_hyber.engine.sms import MAX_SEGMENTS, is_gsm7_alpha_name, segment_count
 
 # A broadcast variable: %name% where name is a recipient key.
@@ -77,13 +78,15 @@ class Limit:
         return None
 
 
-def _checked(limit: Limit, templatable: bool) -> Any:
+def _checked(limit: Limit, templatable: bool, rewritten: bool = False) -> Any:
     def validate(value: str, info: ValidationInfo) -> str:
         # In a broadcast, a value holding %key% is checked per recipient after substitution.
         templated = templatable and info.context and info.context.get("templated")
         if templated and PLACEHOLDER.search(value):
             return value
-        problem = limit.problem(value)
+        # With ctr, links count at their tracked length (`ctr` is validated before the texts).
+        counted = as_counted(value) if rewritten and info.data.get("ctr") else value
+        problem = limit.problem(counted)
         if problem:
             raise PydanticCustomError("limit", problem)
         return value
@@ -140,7 +143,7 @@ TOP_LEVEL_LIMITS = {
 
 
 def checked(channel: str, field: str) -> Any:
-    return _checked(CHANNEL_LIMITS[channel][field], templatable=True)
+    return _checked(CHANNEL_LIMITS[channel][field], True, rewrites(channel, field))
 
 
 def top_checked(field: str) -> Any:

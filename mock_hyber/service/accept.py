@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from mock_hyber.engine.ctr import as_counted, rewrites
 from mock_hyber.engine.sms import MAX_SEGMENTS, segment_count
 from mock_hyber.errors import HyberError
 from mock_hyber.model import REQUEST, Job, Rejection, TextColumn
@@ -128,6 +129,7 @@ class SendingService:
         channels = job.channels
         sms = "sms" in channels
         text_limits = [(ch, CHANNEL_LIMITS[ch]["text"]) for ch in channels if ch != "sms"]
+        tracked = _tracked_channels(job)
         # Each item's text is needed when some channel has nothing of its own to send.
         text_needed = any(
             not has_content(ch, getattr(request.channel_options, ch)) for ch in channels
@@ -146,12 +148,13 @@ class SendingService:
             if text is not None:
                 if type(text) is not str:
                     text = _text(text, f"messages[{index}].text")
-                if len(text) > SAFE_TEXT:  # shorter texts fit every channel's limit
-                    _check_item_text(index, text, text_limits, sms)
+                # Shorter texts fit every limit (unless ctr lengthens short links).
+                if len(text) > SAFE_TEXT or tracked:
+                    _check_item_text(index, text, text_limits, sms, tracked)
                 texts[index] = text
             elif text_needed:
                 raise HyberError.named("missing_parameter", f"messages[{index}].text")
-        return job, self._fill_batch(job, items, columns, texts, sms)
+        return job, self._fill_batch(job, items, columns, texts, sms, "sms" in tracked)
 
     def _fill_batch(
         self,
@@ -160,6 +163,7 @@ class SendingService:
         columns: _Columns,
         texts: list[str | None],
         sms: bool,
+        sms_tracked: bool,
     ) -> Iterator[None]:
         parts = columns.sms_parts
         for start in range(0, job.size, SLICE):
@@ -167,7 +171,7 @@ class SendingService:
                 text = texts[index]
                 if self._recipient(columns, index, job, items[index], columns.extra_ids[index]):
                     if sms and text is not None:
-                        parts[index] = segment_count(text)
+                        parts[index] = segment_count(as_counted(text) if sms_tracked else text)
                 else:
                     texts[index] = None
             yield
@@ -201,8 +205,9 @@ class SendingService:
             template_sources(job.channel_options, top), self.account.settings.template_missing
         )
         values: list[str | None] | None = [None] * job.size if template else None
+        tracked = _tracked_channels(job)
         checks = [
-            (channel, name, pattern, slots, _limit_of(channel, name))
+            (channel, name, pattern, slots, _limit_of(channel, name), channel in tracked)
             for channel, name, pattern, slots in template.fields
         ]
         tagged = template.templates(REQUEST, "tag")
@@ -299,7 +304,7 @@ class SendingService:
         columns: _Columns,
         index: int,
         template: BroadcastTemplate,
-        checks: list[tuple[str, str, str, list[int], Limit | None]],
+        checks: list[tuple[str, str, str, list[int], Limit | None, bool]],
         recipient: dict[str, Any],
     ) -> str | None:
         """The recipient's substitutions, checked against the limits after rendering (each
@@ -309,10 +314,12 @@ class SendingService:
         except MissingVariable as missing:
             self._reject_rendered(columns, index, f"%{missing.key}% {missing.reason}")
             return None
-        for channel, name, pattern, slots, limit in checks:
+        for channel, name, pattern, slots, limit, tracked in checks:
             if limit is None:
                 continue
             value = pattern.format(*[values[slot] for slot in slots])
+            if tracked and rewrites(channel, name):
+                value = as_counted(value)  # links count at their tracked length
             if channel == REQUEST:
                 problem = self._top_level_problem(name, value, limit)
                 if problem:
@@ -348,8 +355,11 @@ class SendingService:
         """Segments of the SMS channel's own text."""
         if "sms" not in job.channels:
             return 0
-        text = job.channel_options["sms"].get("text")
-        return segment_count(text) if text else 0
+        options = job.channel_options["sms"]
+        text = options.get("text")
+        if not text:
+            return 0
+        return segment_count(as_counted(text) if options.get("ctr") else text)
 
 
 class _Columns:
@@ -400,18 +410,28 @@ def _limit_of(channel: str, name: str) -> Limit | None:
     return CHANNEL_LIMITS[channel].get(name)
 
 
+def _tracked_channels(job: Job) -> frozenset[str]:
+    """The channels with ctr on: their links count at the tracked length."""
+    return frozenset(ch for ch in job.channels if job.channel_options[ch].get("ctr"))
+
+
 def _check_item_text(
-    index: int, text: str, text_limits: list[tuple[str, Limit]], sms: bool
+    index: int,
+    text: str,
+    text_limits: list[tuple[str, Limit]],
+    sms: bool,
+    tracked: frozenset[str] = frozenset(),
 ) -> None:
     """A batch item's text against each channel's limit (it is sent on every channel)."""
+    counted = as_counted(text) if tracked else text
     for channel, limit in text_limits:
-        problem = limit.problem(text)
+        problem = limit.problem(counted if channel in tracked else text)
         if problem:
             raise HyberError.named(
                 "invalid_parameter", f"messages[{index}].text: {problem} for {channel}"
             )
     if sms:
-        parts = segment_count(text)
+        parts = segment_count(counted if "sms" in tracked else text)
         if parts > MAX_SEGMENTS:
             raise HyberError.named(
                 "invalid_parameter",

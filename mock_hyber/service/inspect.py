@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from mock_hyber.engine.clock import iso_ms as iso
+from mock_hyber.engine.ctr import REWRITTEN, rewrite
 from mock_hyber.engine.evaluate import ends_ms, message_at
 from mock_hyber.engine.lives import NEVER
 from mock_hyber.engine.timeline import moments
@@ -87,6 +88,24 @@ def job_view(job: Job) -> dict[str, Any]:
     }
 
 
+def tracked_fields(message: Message) -> dict[str, dict[str, Any]]:
+    """The fields of each channel with ctr on as they are sent: every link rewritten to its
+    tracked link, and `links` (tracked link -> original)."""
+    shown: dict[str, dict[str, Any]] = {}
+    for channel in message.job.channels:
+        if not message.job.channel_options[channel].get("ctr"):
+            continue
+        links: dict[str, str] = {}
+        fields: dict[str, Any] = {}
+        for name in REWRITTEN[channel]:
+            value = message.option(channel, name)
+            if isinstance(value, str):
+                fields[name] = rewrite(value, message.message_id, channel, name, links)
+        fields["links"] = links
+        shown[channel] = fields
+    return shown
+
+
 def message_view(message: Message, builder: ReportBuilder, full: bool = True) -> dict[str, Any]:
     job = message.job
     view: dict[str, Any] = {
@@ -108,6 +127,9 @@ def message_view(message: Message, builder: ReportBuilder, full: bool = True) ->
         view["umid"] = umid_of(message.message_id)
     if full:
         view["texts"] = {channel: message.option(channel, "text") for channel in job.channels}
+        tracked = tracked_fields(message)
+        if tracked:
+            view["ctr"] = tracked
         view["advanced_report"] = builder.advanced_dr(message)
         view["plan"] = plan_view(message)
     return view
