@@ -22,6 +22,15 @@ CallbackMode = Literal["single", "batched"]
 NumberType = Literal["auto", "int", "string"]
 
 
+class ViberTemplateSetting(BaseModel):
+    """A registered Viber template: its id and its text, `{{name}}` for each variable part."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: int = Field(ge=1)
+    text: Annotated[str, Field(min_length=1, max_length=1000)]
+
+
 class Account(BaseModel):
     """One Hyber account: the numeric client_id in the URL path, its Basic-auth credentials,
     and per-account options (None: the server-wide setting of the same name applies)."""
@@ -40,6 +49,7 @@ class Account(BaseModel):
     callback_number_type: NumberType | None = None
     callback_hmac_secret: str | None = None
     inbound_url: str | None = None
+    viber_templates: list[ViberTemplateSetting] | None = None
 
 
 def parse_accounts(value: Any) -> Any:
@@ -106,6 +116,7 @@ class Settings(BaseSettings):
     callback_hmac_secret: str | None = None
     inbound_url: str | None = None
     inbound_reply_keys: Literal["docs", "extended"] = "docs"
+    viber_templates: list[ViberTemplateSetting] = Field(default_factory=list)
     callback_client: Literal["aiohttp", "httpx"] = "aiohttp"
     callback_timeout: float = Field(5.0, gt=0)
     callback_max_attempts: int = Field(5, ge=1, le=100)

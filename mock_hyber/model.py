@@ -168,6 +168,8 @@ class Job:
     revision: int = 0  # counts the rewrites of its lives (forced transitions)
     settled: Any = None  # every message's final state, once nothing is left to happen
     removed: bool = False  # dropped (retention, reset): what is scheduled for it is stale
+    viber_registry: Any = None  # engine.viber_templates.ViberTemplates at acceptance, if any
+    template_ids: Any = None  # each message's matching Viber template id (0: none), on use
 
     @property
     def lives(self) -> Any:
@@ -177,6 +179,22 @@ class Job:
             assert self.plan is not None, "the job was not admitted by an engine"
             self.planned = self.plan(self)
         return self.planned
+
+    def viber_template_id(self, index: int) -> int:
+        """The id of the registered Viber template message `index`'s text matches (0: none)."""
+        return int(self.viber_template_ids()[index])
+
+    def viber_template_ids(self) -> Any:
+        """Every message's matching template id (numpy int64; 0: none), matched once."""
+        if self.template_ids is None:
+            ids = np.zeros(self.size, np.int64)
+            registry = self.viber_registry
+            if registry and "viber" in self.channels:
+                for index in range(self.size):
+                    if index not in self.rejected:
+                        ids[index] = registry.match(self.option(index, "viber", "text"))
+            self.template_ids = ids
+        return self.template_ids
 
     def options(self, channel: str) -> dict[str, Any]:
         return self.channel_options[channel]

@@ -7,7 +7,6 @@ so reports always show the live state of the simulation.
 
 from __future__ import annotations
 
-import zlib
 from typing import Any
 
 import numpy as np
@@ -34,9 +33,8 @@ def delayed(job: Job) -> bool:
 
 
 def matching_template_id(message: Message) -> int:
-    """A stable 7-digit id for the Viber template a text-only message matched."""
-    text = message.option("viber", "text") or ""
-    return 1_000_000 + zlib.crc32(text.encode()) % 9_000_000
+    """The id of the registered Viber template the message's text matched (0: none)."""
+    return message.job.viber_template_id(message.index)
 
 
 class ReportBuilder:

@@ -30,6 +30,7 @@ from mock_hyber.engine.evaluate import message_at, messages_at
 from mock_hyber.engine.planner import Planner
 from mock_hyber.engine.profile import Profile, load_profile
 from mock_hyber.engine.rules import ScenarioFile, load_magic, load_scenarios
+from mock_hyber.engine.viber_templates import ViberTemplates
 from mock_hyber.ids import IdCodec
 from mock_hyber.model import Counter, Job, Message
 from mock_hyber.randomness import RandomSource
@@ -114,6 +115,14 @@ class AccountState:
         self.jobs_accepted = 0  # numbers the next job (its ids and draws derive from it)
         self.engine.reset(self.clock, self.backend.startup_planner(self.client_id))
         self.scenarios = self.backend.startup_scenarios
+        self.viber_templates = self.startup_viber_templates()
+
+    def startup_viber_templates(self) -> ViberTemplates:
+        """The account's Viber template registry from the settings (its own, or the
+        server-wide one)."""
+        own = self.account.viber_templates
+        chosen = own if own is not None else self.settings.viber_templates
+        return ViberTemplates.parse(template.model_dump() for template in chosen)
 
     def _startup_clock(self) -> VirtualClock:
         settings = self.settings
@@ -294,6 +303,8 @@ class Backend:
                 account.restore_snapshot(saved[client_id])
             for job in journal.load_jobs(client_id):
                 job.ids = account.ids
+                if account.viber_templates:  # the start-up registry (run-time ones are lost)
+                    job.viber_registry = account.viber_templates
                 if job.values is not None:
                     top = {"tag": job.tag, "callback_url": job.callback_url}
                     top["division_code"] = job.division_code

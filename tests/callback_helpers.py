@@ -25,6 +25,7 @@ BASE_SETTINGS: dict[str, Any] = {
     "clock_frozen": True,
     "clock_start": START,
     "dr_delay": 0,  # DRs readable at once: these tests read them at any time
+    "viber_templates": [{"id": 6349599, "text": "{{text}}"}],  # any text is a template's
 }
 
 # Retries at exactly 10 s, then 20 s, ... (no jitter).

@@ -357,3 +357,45 @@ def test_the_inspection_api_shows_the_rewritten_text(hyber: Account) -> None:
         assert "sms" not in shown["ctr"]
         links.append(link)
     assert links[0] != links[1]  # unique per phone number
+
+
+# -- issue 12, point 2: Viber templates registered per account --------------------------------
+
+
+def _viber_text(text: str, phone: int = 380000000001) -> dict[str, Any]:
+    return single_body(
+        phone_number=phone, channels=["viber"], channel_options={"viber": {"ttl": 60, "text": text}}
+    )
+
+
+def test_registered_templates_decide_the_viber_template_status(hyber: Account) -> None:
+    templates = {"templates": [{"id": 6349599, "text": "Your code is {{code}}"}]}
+    answer = hyber.control.put("/viber-templates?client_id=1001", json=templates)
+    assert answer.status_code == 200, answer.text
+    first = hyber.send(_viber_text("Your code is 1234"))
+    second = hyber.send(_viber_text("Your code is 9999"))
+    other = hyber.send(_viber_text("Hello there"))
+    hyber.at(10)
+    for message_id in (first, second):
+        report = hyber.get(f"/api/dr/{message_id}/simple")
+        assert (report["hyber_status"], report["matching_template_id"]) == (23043, 6349599)
+    report = hyber.get(f"/api/dr/{other}/simple")
+    assert (report["hyber_status"], report["matching_template_id"]) == (23033, 0)
+    (leg,) = hyber.get(f"/api/dr/{other}/advanced")["reports"]
+    assert (leg["hyber_status"], leg["matching_template_id"]) == (23033, 0)
+
+
+def test_without_registered_templates_viber_messages_are_ordinary(hyber: Account) -> None:
+    hyber.control.put("/viber-templates?client_id=1001", json={"templates": []})
+    message_id = hyber.send(_viber_text("Your code is 1234"))
+    hyber.at(10)
+    report = hyber.get(f"/api/dr/{message_id}/simple")
+    assert report["hyber_status"] == 23033 and "matching_template_id" not in report
+
+
+def test_a_bad_template_registry_is_refused(hyber: Account) -> None:
+    for bad in (
+        {"templates": [{"id": 0, "text": "x"}]},
+        [{"id": 1, "text": "a"}, {"id": 1, "text": "b"}],
+    ):
+        assert_error(hyber.control.put("/viber-templates", json=bad), 400, INVALID)

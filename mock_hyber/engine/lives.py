@@ -526,6 +526,18 @@ class Lives:
             self.count[i] = len(moments)
         self._derive(np.asarray(indices, np.intp))
 
+    def recode(self, rows: npt.NDArray[np.intp], leg: int, old: int, new: int) -> None:
+        """Code `old` becomes `new` on leg `leg` of these messages (a Viber delivery of a text
+        that matched no template is an ordinary one)."""
+        cells = self.table[:, rows]
+        hit = (cells["leg"] == leg) & (cells["code"] == old)
+        if hit.any():
+            codes = cells["code"]
+            codes[hit] = new
+            cells["code"] = codes
+            self.table[:, rows] = cells
+            self._derive(rows)
+
     def _derive(self, rows: npt.NDArray[np.intp] | slice) -> None:
         table = self.table[:, rows]
         width, m = table.shape

@@ -31,8 +31,11 @@ def route_of(job: Job) -> Route:
         channels=job.channels,
         ttls=tuple(int(options[channel]["ttl"]) for channel in job.channels),
         ctr=tuple(bool(options[channel].get("ctr")) for channel in job.channels),
-        # A Viber message of text only is taken as a template message (hyber_status 23043).
-        viber_template=viber is not None and not any(viber.get(k) for k in TEMPLATE_EXCLUDES),
+        # A Viber message of text only is matched against the account's templates (when it
+        # has any): 23043 for a match, 23033 otherwise (engine/viber_templates.py).
+        viber_template=bool(job.viber_registry)
+        and viber is not None
+        and not any(viber.get(k) for k in TEMPLATE_EXCLUDES),
     )
 
 
@@ -105,7 +108,7 @@ class Planner:
     def lives_in_slices(self, job: Job, seed: int) -> Generator[None, None, tuple[Lives, set[int]]]:
         """`lives`, yielding after every PLAN_SLICE messages (the same plans either way)."""
         if job.size <= SMALL_JOB:
-            return self._small_lives(job, seed)
+            return self._unmatched_templates(job, *self._small_lives(job, seed))
         route = job.route
         rng = job_rng(seed, job.client_id, job.number)
         parts: list[Lives] = []
@@ -130,7 +133,21 @@ class Planner:
                 decided[index] = compile_plan(plan, route, self.catalogue)
         if decided:
             lives.set_scripts(list(decided), list(decided.values()))
-        return lives, set(decided)
+        return self._unmatched_templates(job, lives, set(decided))
+
+    def _unmatched_templates(
+        self, job: Job, lives: Lives, decided: set[int]
+    ) -> tuple[Lives, set[int]]:
+        """A Viber delivery of a text no registered template matches is an ordinary one."""
+        route = job.route
+        if route is None or not route.viber_template:
+            return lives, decided
+        unmatched = np.flatnonzero(job.viber_template_ids() == 0)
+        if len(unmatched):
+            template = self.catalogue.event("viber", "delivered_template").code
+            plain = self.catalogue.event("viber", "delivered").code
+            lives.recode(unmatched, route.channels.index("viber"), template, plain)
+        return lives, decided
 
     def _small_lives(self, job: Job, seed: int) -> tuple[Lives, set[int]]:
         """The same plans, drawn and compiled one message at a time (the profile's scalar

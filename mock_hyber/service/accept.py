@@ -268,6 +268,8 @@ class SendingService:
             division_code=request.division_code,
             size=size,
             ids=account.ids,
+            # The Viber templates in force now decide this job's matches, whatever comes later.
+            viber_registry=account.viber_templates or None,
         )
 
     def _recipient(
