@@ -117,6 +117,7 @@ class Settings(BaseSettings):
     inbound_url: str | None = None
     inbound_reply_keys: Literal["docs", "extended"] = "docs"
     viber_templates: list[ViberTemplateSetting] = Field(default_factory=list)
+    whatsapp_sessions: Literal["inbound", "always"] = "inbound"
     callback_client: Literal["aiohttp", "httpx"] = "aiohttp"
     callback_timeout: float = Field(5.0, gt=0)
     callback_max_attempts: int = Field(5, ge=1, le=100)

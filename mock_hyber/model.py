@@ -170,6 +170,9 @@ class Job:
     removed: bool = False  # dropped (retention, reset): what is scheduled for it is stale
     viber_registry: Any = None  # engine.viber_templates.ViberTemplates at acceptance, if any
     template_ids: Any = None  # each message's matching Viber template id (0: none), on use
+    # The account's WhatsApp sessions at acceptance (phone -> its user's last message, ms);
+    # None: every number is taken to be in a session.
+    whatsapp_sessions: dict[str, int] | None = None
 
     @property
     def lives(self) -> Any:

@@ -116,6 +116,19 @@ class AccountState:
         self.engine.reset(self.clock, self.backend.startup_planner(self.client_id))
         self.scenarios = self.backend.startup_scenarios
         self.viber_templates = self.startup_viber_templates()
+        # phone -> virtual ms of its user's last WhatsApp message; replaced, never changed in
+        # place, so a job keeps the sessions in force when it was accepted.
+        self.whatsapp_sessions: dict[str, int] = {}
+
+    def open_whatsapp_session(self, phone: str, at_ms: int) -> None:
+        """The user of `phone` wrote on WhatsApp at `at_ms`: a 24 h session opens."""
+        self.whatsapp_sessions = {**self.whatsapp_sessions, phone: at_ms}
+
+    def sessions_for_job(self) -> dict[str, int] | None:
+        """The sessions a job accepted now is planned with (None: every number in session)."""
+        if self.settings.whatsapp_sessions == "always":
+            return None
+        return self.whatsapp_sessions
 
     def startup_viber_templates(self) -> ViberTemplates:
         """The account's Viber template registry from the settings (its own, or the
@@ -305,6 +318,7 @@ class Backend:
                 job.ids = account.ids
                 if account.viber_templates:  # the start-up registry (run-time ones are lost)
                     job.viber_registry = account.viber_templates
+                job.whatsapp_sessions = account.sessions_for_job()  # sessions are not kept
                 if job.values is not None:
                     top = {"tag": job.tag, "callback_url": job.callback_url}
                     top["division_code"] = job.division_code

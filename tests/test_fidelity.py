@@ -399,3 +399,108 @@ def test_a_bad_template_registry_is_refused(hyber: Account) -> None:
         [{"id": 1, "text": "a"}, {"id": 1, "text": "b"}],
     ):
         assert_error(hyber.control.put("/viber-templates", json=bad), 400, INVALID)
+
+
+# -- issue 12, point 1: the WhatsApp 24-hour session window -----------------------------------
+
+WHATSAPP_SESSION = {"ttl": 3600, "text": "Your photo", "img": "https://example.com/i.png"}
+WHATSAPP_TEMPLATE = {"ttl": 3600, "text": "Your code is 1234"}  # text only: a template's shape
+
+
+def _whatsapp_then_sms(phone: int, whatsapp: dict[str, Any]) -> dict[str, Any]:
+    return single_body(
+        phone_number=phone,
+        channels=["whatsapp", "sms"],
+        channel_options={"whatsapp": dict(whatsapp), "sms": sms_options(text="Fallback")},
+    )
+
+
+def _legs(hyber: Account, message_id: str) -> list[tuple[str, int]]:
+    report = hyber.get(f"/api/dr/{message_id}/advanced")
+    # Read (24053) is delivered too.
+    return [
+        (leg["last_partner"], 23053 if leg["hyber_status"] == 24053 else leg["hyber_status"])
+        for leg in report["reports"]
+    ]
+
+
+def _scenario_all_delivered(hyber: Account) -> None:
+    # Every leg the profile would decide is delivered after 2 s: only the session differs.
+    profile = {"profile": {ch: {"outcomes": {"delivered": 1.0}} for ch in ("whatsapp", "sms")}}
+    hyber.control.put("/scenarios?client_id=1001", json=profile).raise_for_status()
+
+
+def test_a_session_message_without_a_session_fails_and_cascades(hyber: Account) -> None:
+    _scenario_all_delivered(hyber)
+    closed = hyber.send(_whatsapp_then_sms(380961111111, WHATSAPP_SESSION))
+    template = hyber.send(_whatsapp_then_sms(380962222222, WHATSAPP_TEMPLATE))
+    hyber.at(600)
+    assert _legs(hyber, closed) == [("whatsapp", 36057), ("sms", 23011)]
+    assert hyber.get(f"/api/dr/{closed}/advanced")["reports"][0]["time"] == START_MS + 1000
+    assert _legs(hyber, template) == [("whatsapp", 23053)]
+
+
+def test_a_session_opened_by_the_user_lasts_24_hours(hyber: Account) -> None:
+    _scenario_all_delivered(hyber)
+    opened = hyber.control.post("/whatsapp-sessions", json={"phone": "380961111111"})
+    assert opened.status_code == 200, opened.text
+    inside = hyber.send(_whatsapp_then_sms(380961111111, WHATSAPP_SESSION))
+    hyber.at(24 * 3600 - 1)
+    assert _legs(hyber, inside) == [("whatsapp", 23053)]
+    sessions = hyber.control.get("/whatsapp-sessions?client_id=1001").json()
+    assert sessions["whatsapp_sessions"]["1001"]["sessions"][0]["open"] is True
+    hyber.at(24 * 3600)  # the window has closed
+    after = hyber.send(_whatsapp_then_sms(380961111111, WHATSAPP_SESSION))
+    hyber.at(24 * 3600 + 600)
+    assert _legs(hyber, after)[0] == ("whatsapp", 36057)
+
+
+def test_the_session_magic_number_is_always_in_session(hyber: Account) -> None:
+    _scenario_all_delivered(hyber)
+    message_id = hyber.send(_whatsapp_then_sms(380000000009, WHATSAPP_SESSION))
+    hyber.at(600)
+    assert _legs(hyber, message_id) == [("whatsapp", 23053)]
+
+
+def test_an_inbound_whatsapp_message_opens_a_session(tmp_path: Any) -> None:
+    with CallbackReceiver() as receiver:
+        settings = Settings(
+            accounts="1001:alice:secret",
+            seed=1,
+            clock_frozen=True,
+            dr_delay=0,
+            inbound_url=receiver.url,
+            profile_file=None,
+        )
+        with (
+            LiveServer(settings) as live,
+            httpx.Client(base_url=f"{live.url}/1001", auth=ALICE, timeout=30) as alice,
+            httpx.Client(base_url=f"{live.url}/_mock", timeout=30) as control,
+        ):
+            hyber = Account(alice, control)
+            _scenario_all_delivered(hyber)
+            reply = {"phone": "380961111111", "channel": "whatsapp", "text": "hi"}
+            assert control.post("/inbound", json=reply).status_code == 202
+            message_id = hyber.send(_whatsapp_then_sms(380961111111, WHATSAPP_SESSION))
+            hyber.at(600)
+            assert _legs(hyber, message_id) == [("whatsapp", 23053)]
+
+
+def test_every_number_in_session_is_a_setting() -> None:
+    settings = Settings(
+        accounts="1001:alice:secret",
+        seed=1,
+        clock_frozen=True,
+        dr_delay=0,
+        whatsapp_sessions="always",
+    )
+    with (
+        LiveServer(settings) as live,
+        httpx.Client(base_url=f"{live.url}/1001", auth=ALICE, timeout=30) as alice,
+        httpx.Client(base_url=f"{live.url}/_mock", timeout=30) as control,
+    ):
+        hyber = Account(alice, control)
+        _scenario_all_delivered(hyber)
+        message_id = hyber.send(_whatsapp_then_sms(380961111111, WHATSAPP_SESSION))
+        hyber.at(600)
+        assert _legs(hyber, message_id) == [("whatsapp", 23053)]

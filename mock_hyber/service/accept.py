@@ -270,6 +270,7 @@ class SendingService:
             ids=account.ids,
             # The Viber templates in force now decide this job's matches, whatever comes later.
             viber_registry=account.viber_templates or None,
+            whatsapp_sessions=account.sessions_for_job(),
         )
 
     def _recipient(

@@ -82,6 +82,8 @@ def simulate_reply(account: AccountState, request: InboundRequest) -> Delivery:
         source = original.message_id if original else f"{phone}/{now}"
         umid = umid_of(source)
     keys = account.settings.inbound_reply_keys
+    if channel == "whatsapp":
+        account.open_whatsapp_session(phone, now)  # the user wrote: a 24 h session opens
     body = user_reply(channel, phone, text, now, original, media, umid, keys)
     message_ids = (original.message_id,) if original else ()
     job_ids = (original.job.job_id,) if original else ()
