@@ -281,7 +281,7 @@ def test_a_delivery_report_is_not_readable_for_10_seconds_after_the_send() -> No
         assert hyber.inspect(message_id)["message_id"] == message_id
 
 
-def test_the_delay_is_a_setting(tmp_path: Any) -> None:
+def test_the_delay_is_a_setting() -> None:
     settings = Settings(accounts="1001:alice:secret", seed=1, clock_frozen=True, dr_delay=0)
     with (
         LiveServer(settings) as live,
@@ -462,7 +462,7 @@ def test_the_session_magic_number_is_always_in_session(hyber: Account) -> None:
     assert _legs(hyber, message_id) == [("whatsapp", 23053)]
 
 
-def test_an_inbound_whatsapp_message_opens_a_session(tmp_path: Any) -> None:
+def test_an_inbound_whatsapp_message_opens_a_session() -> None:
     with CallbackReceiver() as receiver:
         settings = Settings(
             accounts="1001:alice:secret",
@@ -470,7 +470,6 @@ def test_an_inbound_whatsapp_message_opens_a_session(tmp_path: Any) -> None:
             clock_frozen=True,
             dr_delay=0,
             inbound_url=receiver.url,
-            profile_file=None,
         )
         with (
             LiveServer(settings) as live,
