@@ -215,6 +215,8 @@ def test_broadcast_variables_fill_tag_and_callback_url(hyber: Account) -> None:
         assert "callback_url" in items[2]["error_text"]
         shown = hyber.inspect(items[0]["message_id"])
         assert (shown["tag"], shown["callback_url"]) == ("promo-Ann", f"{receiver.base_url}/ann")
+        found = hyber.control.get("/messages", params={"tag": "promo-Bob"}).json()
+        assert [m["message_id"] for m in found["messages"]] == [items[1]["message_id"]]
         hyber.at(5)
         receiver.wait_for(2)
         by_path = {request.path: request.body for request in receiver.requests}

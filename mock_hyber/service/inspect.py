@@ -16,7 +16,7 @@ from mock_hyber.engine.evaluate import ends_ms, message_at
 from mock_hyber.engine.lives import NEVER
 from mock_hyber.engine.timeline import moments
 from mock_hyber.ids import umid_of
-from mock_hyber.model import Job, Message, State
+from mock_hyber.model import REQUEST, Job, Message, State
 from mock_hyber.reports import ReportBuilder
 from mock_hyber.state import AccountState
 
@@ -160,7 +160,7 @@ class MessageFilter:
         else:
             candidates = account.store.iter_jobs()
         for job in candidates:
-            if self.tag is not None and job.tag != self.tag:
+            if self.tag is not None and job.tag != self.tag and not _tag_templated(job):
                 continue
             if self.channel is not None and self.channel not in job.channels:
                 continue
@@ -171,6 +171,9 @@ class MessageFilter:
     def matches(self, job: Job, now_ms: int) -> np.ndarray:
         """Which of the job's messages match, at `now_ms` (a boolean column)."""
         mask = np.ones(job.size, bool)
+        if self.tag is not None and _tag_templated(job):  # each recipient has its own tag
+            tags = [job.top(index, "tag") for index in range(job.size)]
+            mask &= np.array([tag == self.tag for tag in tags], bool)
         if self.phone is not None:
             mask &= _phone_column(job, self.phone)
         if self.extra_id is not None:
@@ -189,6 +192,10 @@ class MessageFilter:
                 delivering = job.lives.final_leg == job.channels.index(self.via)
                 mask &= (states == State.DELIVERED) & delivering
         return mask
+
+
+def _tag_templated(job: Job) -> bool:
+    return job.template is not None and job.template.templates(REQUEST, "tag")
 
 
 STATUSES = ("pending", "active", "delivered", "failed", "rejected", "final")
