@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI
 
-from mock_hyber.api import control, control_settings, reports, sending
+from mock_hyber.api import control, control_fidelity, control_settings, reports, sending
 from mock_hyber.api import metrics as metrics_route
 from mock_hyber.api.dispatch import ProviderTable
 from mock_hyber.api.errors import install_error_handlers
@@ -91,6 +91,7 @@ def create_app(
     # The control plane first: its fixed paths must win over the provider's /{client_id}.
     app.include_router(control.router)
     app.include_router(control_settings.router)
+    app.include_router(control_fidelity.router)
     install_ui(app)  # the dashboard: / and /ui/...
     app.include_router(sending.router)
     app.include_router(reports.router)

@@ -25,6 +25,15 @@ CallbackMode = Literal["single", "batched"]
 NumberType = Literal["auto", "int", "string"]
 
 
+class ViberTemplateSetting(BaseModel):
+    """A registered Viber template: its id and its text, `{{name}}` for each variable part."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: int = Field(ge=1)
+    text: Annotated[str, Field(min_length=1, max_length=1000)]
+
+
 class AccountOptions(BaseModel):
     """The callback options an account may set for itself (None: the server-wide setting of
     the same name applies). The control API changes them at runtime (`/_mock/settings`)."""
@@ -59,6 +68,7 @@ class Account(AccountOptions):
     client_id: Annotated[str, Field(pattern=r"^\d{1,20}$")]
     login: Annotated[str, Field(min_length=1)]
     password: Annotated[str, Field(min_length=1)]
+    viber_templates: list[ViberTemplateSetting] | None = None
 
 
 def parse_accounts(value: Any) -> Any:
@@ -95,6 +105,8 @@ class Settings(BaseSettings):
     max_recipients: int = Field(50_000, ge=1)
     phone_pattern: str = r"^[1-9][0-9]{9,14}$"
     template_missing: Literal["keep", "empty", "reject"] = "keep"
+    dr_delay: float = Field(10.0, ge=0, le=86400, description="virtual s before a DR is readable")
+    whatsapp_min_ttl: int = Field(1, ge=1, le=604800, description="the docs give only the max")
     clock_speed: float = Field(1.0, gt=0, le=1_000_000)
     clock_frozen: bool = False
     clock_start: datetime | None = None
@@ -125,6 +137,9 @@ class Settings(BaseSettings):
     callback_number_type: NumberType = "auto"
     callback_hmac_secret: str | None = None
     inbound_url: str | None = None
+    inbound_reply_keys: Literal["docs", "extended"] = "docs"
+    viber_templates: list[ViberTemplateSetting] = Field(default_factory=list)
+    whatsapp_sessions: Literal["inbound", "always"] = "inbound"
     callback_client: Literal["aiohttp", "httpx"] = "aiohttp"
     callback_timeout: float = Field(5.0, gt=0)
     callback_max_attempts: int = Field(5, ge=1, le=100)

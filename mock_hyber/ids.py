@@ -14,6 +14,8 @@ with numpy (50,000 in a few milliseconds plus formatting).
 
 from __future__ import annotations
 
+import uuid
+
 import numpy as np
 
 MASK61 = (1 << 61) - 1
@@ -107,3 +109,11 @@ def _uuid_words(left: int, right: int) -> tuple[int, int]:
 def _format(high: int, low: int) -> str:
     digits = f"{high:016x}{low:016x}"
     return f"{digits[:8]}-{digits[8:12]}-{digits[12:16]}-{digits[16:20]}-{digits[20:]}"
+
+
+UMID_NAMESPACE = uuid.UUID("6f2b8c52-8f4e-5d1a-9a77-0d4c3e2b1a90")
+
+
+def umid_of(source: str) -> str:
+    """The WhatsApp transport id (`umid`) of a message: the same for every reply to it."""
+    return str(uuid.uuid5(UMID_NAMESPACE, source))

@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 
 CHANNEL_NAMES = ("push", "viber", "sms", "whatsapp")
+REQUEST = "request"  # broadcast templates: the key of the top-level fields (tag, callback_url, ...)
 PLATFORM = "hyber"  # sent_via / last_partner when the platform itself settled a message
 KYIV = ZoneInfo("Europe/Kyiv")  # Hyber's local time: start_time without an offset, Viber replies
 
@@ -167,6 +168,11 @@ class Job:
     revision: int = 0  # counts the rewrites of its lives (forced transitions)
     settled: Any = None  # every message's final state, once nothing is left to happen
     removed: bool = False  # dropped (retention, reset): what is scheduled for it is stale
+    viber_registry: Any = None  # engine.viber_templates.ViberTemplates at acceptance, if any
+    template_ids: Any = None  # each message's matching Viber template id (0: none), on use
+    # The account's WhatsApp sessions at acceptance (phone -> its user's last message, ms);
+    # None: every number is taken to be in a session.
+    whatsapp_sessions: dict[str, int] | None = None
 
     @property
     def lives(self) -> Any:
@@ -176,6 +182,22 @@ class Job:
             assert self.plan is not None, "the job was not admitted by an engine"
             self.planned = self.plan(self)
         return self.planned
+
+    def viber_template_id(self, index: int) -> int:
+        """The id of the registered Viber template message `index`'s text matches (0: none)."""
+        return int(self.viber_template_ids()[index])
+
+    def viber_template_ids(self) -> Any:
+        """Every message's matching template id (numpy int64; 0: none), matched once."""
+        if self.template_ids is None:
+            ids = np.zeros(self.size, np.int64)
+            registry = self.viber_registry
+            if registry and "viber" in self.channels:
+                for index in range(self.size):
+                    if index not in self.rejected:
+                        ids[index] = registry.match(self.option(index, "viber", "text"))
+            self.template_ids = ids
+        return self.template_ids
 
     def options(self, channel: str) -> dict[str, Any]:
         return self.channel_options[channel]
@@ -199,6 +221,19 @@ class Job:
 
     def extra_id(self, index: int) -> str | None:
         return None if self.extra_ids is None else self.extra_ids[index]
+
+    def top(self, index: int, name: str) -> str | None:
+        """A top-level field (tag, callback_url, division_code) as recipient `index` gets it:
+        a broadcast's `%key%` rendered with its values."""
+        value: str | None = getattr(self, name)
+        template = self.template
+        if self.values is not None and template is not None and template.templates(REQUEST, name):
+            values = self.values[index]
+            if values is not None:
+                rendered = template.field(REQUEST, name, values)
+                if rendered is not None:
+                    return rendered or None
+        return value
 
     def option(self, index: int, channel: str, name: str) -> Any:
         """A channel option as recipient `index` gets it (after substitution, batch text)."""

@@ -7,7 +7,6 @@ so reports always show the live state of the simulation.
 
 from __future__ import annotations
 
-import zlib
 from typing import Any
 
 import numpy as np
@@ -28,10 +27,14 @@ def view_of(message: Message) -> MessageView:
     return view(message.script, message.step, job.begin_ms, job.created_ms, job.channels, ttls)
 
 
+def delayed(job: Job) -> bool:
+    """Whether the job's start_time put its start after its acceptance."""
+    return job.start_ms is not None and job.start_ms > job.created_ms
+
+
 def matching_template_id(message: Message) -> int:
-    """A stable 7-digit id for the Viber template a text-only message matched."""
-    text = message.option("viber", "text") or ""
-    return 1_000_000 + zlib.crc32(text.encode()) % 9_000_000
+    """The id of the registered Viber template the message's text matched (0: none)."""
+    return message.job.viber_template_id(message.index)
 
 
 class ReportBuilder:
@@ -125,11 +128,12 @@ class ReportBuilder:
         phones = job.phone_texts()
         extra_ids = None if job.extra_ids is None else job.extra_ids.to_list()
         rejected = job.rejected
+        starts_now = not delayed(job)  # a future start_time: processing has not started
         items = []
         for index, message_id in enumerate(ids):
             rejection = rejected.get(index)
             item: dict[str, Any] = {
-                "processed": rejection is None,
+                "processed": rejection is None and starts_now,
                 "phone_number": phones[index],
                 "message_id": message_id,
             }
@@ -277,7 +281,8 @@ class ReportBuilder:
             legs.append(self.blocked_report(message, state))
         report: dict[str, Any] = {
             "reports": legs,
-            "started": bool(state.legs),
+            # The docs: false when processing has not started, or started with delay.
+            "started": bool(state.legs) and not delayed(message.job),
             "processing": message.state is State.ACTIVE,
             "delivered_via": delivered.channel if delivered else PLATFORM,
         }

@@ -31,6 +31,7 @@ from mock_hyber.engine.evaluate import message_at, messages_at
 from mock_hyber.engine.planner import Planner
 from mock_hyber.engine.profile import Profile, load_profile
 from mock_hyber.engine.rules import ScenarioFile, load_magic, load_scenarios
+from mock_hyber.engine.viber_templates import ViberTemplates
 from mock_hyber.ids import IdCodec
 from mock_hyber.model import Counter, Job, Message
 from mock_hyber.randomness import RandomSource
@@ -39,7 +40,7 @@ from mock_hyber.store.memory import MemoryStore
 from mock_hyber.store.retention import Limits, select_expired
 from mock_hyber.store.salvage import open_journal, repair
 from mock_hyber.store.sqlite import SqliteJournal, StoreDamaged, sqlite_path
-from mock_hyber.templating import template_for
+from mock_hyber.templating import template_for, template_sources
 
 
 def merge_profile(base: Profile, overrides: dict[str, object] | None) -> Profile:
@@ -118,6 +119,10 @@ class AccountState:
         self.engine.reset(self.clock, self.backend.startup_planner(self.client_id))
         self.scenarios = self.backend.startup_scenarios
         self.use_account(self.startup_account)
+        self.viber_templates = self.startup_viber_templates()
+        # phone -> virtual ms of its user's last WhatsApp message; replaced, never changed in
+        # place, so a job keeps the sessions in force when it was accepted.
+        self.whatsapp_sessions: dict[str, int] = {}
 
     def use_account(self, account: Account) -> None:
         """New callback options (`/_mock/settings`): the outbox and the engine read them for
@@ -135,6 +140,23 @@ class AccountState:
             else getattr(self.account, name)
             for name in ACCOUNT_OPTIONS
         }
+
+    def open_whatsapp_session(self, phone: str, at_ms: int) -> None:
+        """The user of `phone` wrote on WhatsApp at `at_ms`: a 24 h session opens."""
+        self.whatsapp_sessions = {**self.whatsapp_sessions, phone: at_ms}
+
+    def sessions_for_job(self) -> dict[str, int] | None:
+        """The sessions a job accepted now is planned with (None: every number in session)."""
+        if self.settings.whatsapp_sessions == "always":
+            return None
+        return self.whatsapp_sessions
+
+    def startup_viber_templates(self) -> ViberTemplates:
+        """The account's Viber template registry from the settings (its own, or the
+        server-wide one)."""
+        own = self.account.viber_templates
+        chosen = own if own is not None else self.settings.viber_templates
+        return ViberTemplates.parse(template.model_dump() for template in chosen)
 
     def _startup_clock(self) -> VirtualClock:
         settings = self.settings
@@ -331,8 +353,13 @@ class Backend:
                 account.restore_snapshot(saved[client_id])
             for job in journal.load_jobs(client_id):
                 job.ids = account.ids
+                if account.viber_templates:  # the start-up registry (run-time ones are lost)
+                    job.viber_registry = account.viber_templates
+                job.whatsapp_sessions = account.sessions_for_job()  # sessions are not kept
                 if job.values is not None:
-                    job.template = template_for(job.channel_options, "keep")
+                    top = {"tag": job.tag, "callback_url": job.callback_url}
+                    top["division_code"] = job.division_code
+                    job.template = template_for(template_sources(job.channel_options, top), "keep")
                 account.engine.admit(job)  # replays its plan
                 for index, script, kept in journal.load_rewrites(job.job_id):
                     account.engine.rewrite(job, index, script, kept)

@@ -1,5 +1,6 @@
-"""Broadcast personalisation: `%key%` in any string option of `channel_options` takes the value
-of that key in the recipient's own object.
+"""Broadcast personalisation: `%key%` in any string option of `channel_options`, and in the
+top-level `tag`, `callback_url` and `division_code`, takes the value of that key in the
+recipient's own object.
 
 Rules the Hyber docs leave open, as mock_hyber defines them:
 - a key starts with a letter or `_`, then letters, digits, `_`, `.` or `-`; case-sensitive;
@@ -16,7 +17,23 @@ from typing import Any
 
 import orjson
 
+from mock_hyber.model import REQUEST
 from mock_hyber.schemas.limits import PLACEHOLDER
+
+TEMPLATED_TOP_LEVEL = ("tag", "callback_url", "division_code")
+
+
+def template_sources(
+    channel_options: Mapping[str, Mapping[str, Any]], top_level: Mapping[str, Any]
+) -> dict[str, Mapping[str, Any]]:
+    """What a broadcast's `%key%` may appear in: every channel option and the top-level
+    string fields (under the key REQUEST), as the docs say variables serve "all query
+    parameters". `start_time` is the job's, not a recipient's: it is not templated."""
+    sources: dict[str, Mapping[str, Any]] = dict(channel_options)
+    top = {name: top_level[name] for name in TEMPLATED_TOP_LEVEL if top_level.get(name)}
+    if top:
+        sources[REQUEST] = top
+    return sources
 
 
 def as_text(value: Any) -> str:
@@ -137,6 +154,20 @@ class BroadcastTemplate:
     def render(self, recipient: Mapping[str, Any]) -> dict[str, dict[str, str]]:
         """Rendered values per channel; raises MissingVariable under the `reject` rule."""
         return self.render_substitutions(self.substitutions(recipient))
+
+    def templates(self, channel: str, name: str) -> bool:
+        return (channel, name) in self._by_name
+
+    def render_one(self, channel: str, name: str, recipient: Mapping[str, Any]) -> str | None:
+        """One templated field for this recipient (None: not templated, or not fillable)."""
+        found = self._by_name.get((channel, name))
+        if found is None:
+            return None
+        pattern, slots = found
+        try:
+            return pattern.format(*[self._value(self.keys[slot], recipient) for slot in slots])
+        except MissingVariable:
+            return None
 
     def field(self, channel: str, name: str, stored: str) -> str | None:
         """One field rendered from stored substitutions; None when it is not templated."""

@@ -24,6 +24,8 @@ BASE_SETTINGS: dict[str, Any] = {
     "seed": 3,
     "clock_frozen": True,
     "clock_start": START,
+    "dr_delay": 0,  # DRs readable at once: these tests read them at any time
+    "viber_templates": [{"id": 6349599, "text": "{{text}}"}],  # any text is a template's
 }
 
 # Retries at exactly 10 s, then 20 s, ... (no jitter).

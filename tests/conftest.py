@@ -16,6 +16,9 @@ SPEC = ROOT / "fixtures" / "spec"
 
 ACCOUNTS = "1001:alice:secret,1002:bob:pw"
 ALICE = ("alice", "secret")
+# One registered Viber template that any text matches: text-only Viber messages are template
+# messages (23043) in these tests; tests/test_fidelity.py shows the registry itself.
+ANY_VIBER_TEXT = [{"id": 6349599, "text": "{{text}}"}]
 BOB = ("bob", "pw")
 
 
@@ -30,8 +33,15 @@ def load_fixture(name: str) -> dict[str, Any]:
 @pytest.fixture(scope="session")
 def server() -> Iterator[LiveServer]:
     # A frozen clock: nothing happens to a message until a test advances time.
+    # DRs are readable at once (dr_delay 0): these tests read them at any time; the delay
+    # itself is shown by tests/test_fidelity.py on a server of its own.
     settings = Settings(
-        accounts=ACCOUNTS, seed=42, clock_frozen=True, clock_start="2026-01-01T00:00:00Z"
+        accounts=ACCOUNTS,
+        seed=42,
+        clock_frozen=True,
+        clock_start="2026-01-01T00:00:00Z",
+        dr_delay=0,
+        viber_templates=ANY_VIBER_TEXT,
     )
     with LiveServer(settings) as live:
         yield live

@@ -52,6 +52,8 @@ def live(receiver: CallbackReceiver) -> Iterator[LiveServer]:
         clock_start=START,
         inbound_url=receiver.url_for("/inbound"),
         log_level="warning",
+        viber_templates=[{"id": 6349599, "text": "{{text}}"}],  # text-only Viber: 23043
+        dr_delay=0,  # the DR helpers are read at any time here; the delay: test_fidelity.py
     )
     with LiveServer(settings) as server:
         yield server

@@ -37,6 +37,7 @@ def settings() -> Settings:
         clock_frozen=True,
         clock_start="2026-01-01T00:00:00Z",
         max_body_bytes=4096,
+        dr_delay=0,
     )
 
 

@@ -105,9 +105,17 @@ def test_viber_media_reply() -> None:
             media="https://example.com/reply.pdf",
             file_name="reply.pdf",
         )
-        assert body["channel"] == "viber"
-        assert body["media"] == "https://example.com/reply.pdf"
-        assert body["file_name"] == "reply.pdf"
+        # As the docs' media example: a bare phone, and no text key when there is no text.
+        assert body == {
+            "phone": DELIVERED,
+            "time": body["time"],
+            "channel": "viber",
+            "message_id": item["message_id"],
+            "extra_id": item["extra_id"],
+            "text_to_subscriber": VIBER_TEXT,
+            "media": "https://example.com/reply.pdf",
+            "file_name": "reply.pdf",
+        }
 
 
 def test_whatsapp_replies_with_media() -> None:
@@ -121,12 +129,19 @@ def test_whatsapp_replies_with_media() -> None:
             text="look",
             image_url="https://example.com/photo.jpg",
         )
+        # The keys of the docs' example, in its order: no message_id, extra_id or
+        # text_to_subscriber (inbound_reply_keys: extended adds them).
+        assert list(image) == [
+            "channel",
+            "phone",
+            "time",
+            "umid",
+            "text_from_subscriber",
+            "image_url",
+        ]
         assert image["phone"] == DELIVERED  # bare, no "+"
         assert image["time"] == "2026-01-01T00:01:41Z"  # ISO, UTC
         assert image["channel"] == "whatsapp"
-        assert image["message_id"] == item["message_id"]
-        assert image["extra_id"] == item["extra_id"]
-        assert image["text_to_subscriber"] == VIBER_TEXT  # the batch item's text
         assert image["text_from_subscriber"] == "look"
         assert image["image_url"] == "https://example.com/photo.jpg"
         assert UUID.match(image["umid"]), image["umid"]
@@ -135,7 +150,8 @@ def test_whatsapp_replies_with_media() -> None:
         location = reply(mock, receiver, message_id=item["message_id"], location="50.4501,30.5234")
         assert location["location"] == "50.4501,30.5234"
         assert location["channel"] == "whatsapp"
-        assert "image_url" not in location
+        assert "image_url" not in location and "text_from_subscriber" not in location
+        assert None not in location.values()
         for field in ("video_url", "audio_url"):
             body = reply(
                 mock, receiver, message_id=item["message_id"], **{field: "https://e.com/m"}
@@ -160,14 +176,16 @@ def test_whatsapp_umid_names_the_replied_message() -> None:
         first = reply(mock, receiver, message_id=item["message_id"], text="one")
         second = reply(mock, receiver, message_id=item["message_id"], text="two")
         assert first["umid"] == second["umid"]
+        shown = mock.http.get(f"/_mock/messages/{item['message_id']}").json()
+        assert shown["umid"] == first["umid"]  # how a test finds the message replied to
 
 
 def test_user_initiated_viber_message() -> None:
     with inbound_mock() as (receiver, mock):
         mock.advance(60)
         body = reply(mock, receiver, phone=USER, channel="viber", text="hello")
-        assert body == {
-            "phone": "+" + USER,
+        assert body == {  # the docs' deep-link example: a bare phone
+            "phone": USER,
             "time": "2026-01-01 02:01:00",
             "channel": "viber",
             "text_from_subscriber": "hello",
@@ -179,7 +197,7 @@ def test_user_initiated_viber_message() -> None:
 def test_user_initiated_phone_is_normalised() -> None:
     with inbound_mock() as (receiver, mock):
         viber = reply(mock, receiver, phone="+" + USER, channel="viber", text="hi")
-        assert viber["phone"] == "+" + USER
+        assert viber["phone"] == USER
         whatsapp = reply(mock, receiver, phone="+" + USER, channel="whatsapp", text="hi")
         assert whatsapp["phone"] == USER
         response = mock.inbound(phone="not-a-phone", channel="viber", text="hi")
@@ -295,3 +313,28 @@ def test_a_reply_without_text_gets_a_made_up_seeded_one() -> None:
             assert body["text_to_subscriber"] == VIBER_TEXT
     assert texts[0] == texts[1]
     assert isinstance(texts[0], str) and len(texts[0].split()) >= 3
+
+
+def test_extended_whatsapp_replies_name_the_message() -> None:
+    with inbound_mock(inbound_reply_keys="extended") as (receiver, mock):
+        item = delivered_message(mock, "batch_whatsapp_session.json")
+        body = reply(mock, receiver, message_id=item["message_id"], text="ok")
+        assert body["message_id"] == item["message_id"]
+        assert body["extra_id"] == item["extra_id"]
+        assert body["text_to_subscriber"] == VIBER_TEXT
+
+
+def test_a_reply_leaves_out_what_has_no_value() -> None:
+    with inbound_mock() as (receiver, mock):
+        [item] = mock.batch_sync(
+            {
+                "messages": [{"phone_number": int(DELIVERED)}],  # no extra_id
+                "channels": ["viber"],
+                "channel_options": {"viber": {"ttl": 60, "img": "https://e.com/i.png"}},
+            }
+        )
+        mock.advance(1)
+        body = reply(mock, receiver, message_id=item["message_id"], text="nice")
+        assert "extra_id" not in body
+        # An Image Only original has no text: Table 8.4 says text_to_subscriber is null.
+        assert body["text_to_subscriber"] is None

@@ -229,15 +229,19 @@ def test_drawn_lives_are_compile_plan_of_the_drawn_legs() -> None:
 
 def replay(script: bytes, t: int) -> tuple[int, int, int]:
     """(steps, state, updated) at offset t by walking the script as the engine does."""
-    steps, state, updated = 0, PENDING, -1
+    steps, state, updated, final_leg = 0, PENDING, -1, None
     for moment in moments(script):
         if moment.offset_ms > t:
             break
-        steps, updated = steps + 1, moment.offset_ms
+        steps += 1
+        # Once final, only a seen/read of the final leg changes the reported status's time.
+        if final_leg is None or (moment.kind is Kind.SEEN and moment.leg == final_leg):
+            updated = moment.offset_ms
         if moment.kind is Kind.START and state == PENDING:
             state = ACTIVE
         if moment.final:
             state = DELIVERED if moment.kind in DELIVERIES else FAILED
+            final_leg = moment.leg
     return steps, state, updated
 
 

@@ -546,6 +546,7 @@ def file_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
         clock_frozen=True,
         clock_start="2026-01-01T00:00:00Z",
         scenarios_file=path,
+        dr_delay=0,
     )
     with LiveServer(settings) as live:
         yield live

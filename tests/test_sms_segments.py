@@ -31,7 +31,9 @@ SEGMENTS = [
     ("extension_158_plus_caret", "a" * 158 + "^", 1),
     ("extension_all_once", "\f^{}\\[~]|€", 1),
     ("extension_153_units", "{" * 76 + "a", 1),
-    ("extension_306_units", "[" * 153, 2),
+    ("extension_306_units", "[" * 153, 3),  # a pair never straddles: 76 pairs a segment
+    ("extension_pair_at_a_boundary", "a" * 152 + "€" + "a" * 152, 3),
+    ("extension_pair_fits_a_boundary", "a" * 151 + "€" + "a" * 153, 2),
     ("extension_307_units", "[" * 153 + "a", 3),
     ("ucs2_1", "ж", 1),
     ("ucs2_70", "ж" * 70, 1),

@@ -15,6 +15,7 @@ import re
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import unquote
 
 from fastapi.params import Depends
 from fastapi.routing import APIRoute
@@ -48,11 +49,12 @@ def route_of(method: str, rest: str) -> tuple[str, dict[str, str]] | None:
     if method != "GET":
         return None
     if rest.startswith("/status/") and "/" not in rest[8:] and rest[8:]:
-        return "/{client_id}/status/{job_id}", {"job_id": rest[8:]}
+        return "/{client_id}/status/{job_id}", {"job_id": unquote(rest[8:])}
     match = _DR.fullmatch(rest)
     if match is None:
         return None
     external, ident, kind = match.groups()
+    ident = unquote(ident)  # `rest` is the path as sent when it holds %-escapes
     if external:
         return f"/{{client_id}}/api/dr/external/{{extra_id}}/{kind}", {"extra_id": ident}
     return f"/{{client_id}}/api/dr/{{message_id}}/{kind}", {"message_id": ident}

@@ -39,8 +39,21 @@ async def _hyber(request: Request, exc: Exception) -> Response:
     return error_response(exc.in_catalogue(request.app.state.backend.catalogue))
 
 
-async def _http(_: Request, exc: Exception) -> Response:
+# The first path segments of routes that are not the provider's `/{client_id}...`.
+_FIXED_ROOTS = frozenset(("_mock", "metrics", "docs", "redoc", "openapi.json"))
+
+
+def _provider_path_of_no_account(request: Request) -> bool:
+    """Whether a path some route matched (a 405) is a provider route's with a client_id that
+    names no account (not a number): that is an unknown path, whatever the method."""
+    first = request.url.path.lstrip("/").split("/", 1)[0]
+    return not first.isdigit() and first not in _FIXED_ROOTS
+
+
+async def _http(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 405 and _provider_path_of_no_account(request):
+        return error_response(HyberError.named("not_found"))
     name = _BY_HTTP_STATUS.get(exc.status_code)
     if name is None:
         error = HyberError(10000 + exc.status_code, str(exc.detail), exc.status_code)

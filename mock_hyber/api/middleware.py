@@ -130,6 +130,11 @@ class Gateway:
                 await send_error(send, error, (b"connection", b"close"))
                 return
         limited = self._limited(receive)
+        raw = scope.get("raw_path")
+        if raw and b"%" in raw:
+            # Route on the path as sent: an id holding an encoded "/" (%2F) stays one segment;
+            # the table decodes each id.
+            path = raw.decode("latin-1")
         match = provider_path(path)
         if match is not None:
             client_id, rest = match.group("client"), match.group("rest") or ""

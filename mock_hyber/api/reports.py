@@ -10,7 +10,7 @@ from mock_hyber.api.deps import authenticated_account
 from mock_hyber.api.responses import OrjsonResponse
 from mock_hyber.engine.evaluate import message_at
 from mock_hyber.errors import HyberError
-from mock_hyber.model import Message
+from mock_hyber.model import Job, Message
 from mock_hyber.schemas.responses import AdvancedReport, ErrorBody, SimpleReport, StatusReport
 from mock_hyber.state import AccountState
 
@@ -33,18 +33,29 @@ async def campaign_status(job_id: str, account: AccountState = Account) -> Orjso
     return OrjsonResponse({"messages": report})
 
 
+def _readable(account: AccountState, job: Job, index: int, what: str) -> Message:
+    """The message as of now, once its report is readable: the real API answers a DR request
+    with an error for about 10 s after the send (`dr_delay` virtual seconds here)."""
+    now = account.clock.now_ms()
+    ready_ms = job.created_ms + round(account.settings.dr_delay * 1000)
+    if now < ready_ms:
+        wait = (ready_ms - now) / 1000
+        raise HyberError.named("report_not_ready", f"{what}: ask again in {wait:g} s")
+    return message_at(job, index, now)
+
+
 def _by_id(account: AccountState, message_id: str) -> Message:
     found = account.store.locate(message_id)
     if found is None:
         raise HyberError.named("message_not_found", message_id)
-    return message_at(*found, account.clock.now_ms())
+    return _readable(account, *found, message_id)
 
 
 def _by_extra_id(account: AccountState, extra_id: str) -> Message:
     found = account.store.latest_by_extra_id(extra_id)
     if found is None:
         raise HyberError.named("message_not_found", f"extra_id {extra_id}")
-    return message_at(*found, account.clock.now_ms())
+    return _readable(account, *found, f"extra_id {extra_id}")
 
 
 @router.get(

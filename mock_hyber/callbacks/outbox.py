@@ -126,7 +126,11 @@ class Outbox:
     # -- from the engine ------------------------------------------------------------------
 
     def wants(self, happening: Happening) -> bool:
-        if happening.message.job.callback_url is None:
+        message = happening.message
+        if (
+            message.job.callback_url is None
+            or message.job.top(message.index, "callback_url") is None
+        ):
             return False
         if happening.final:
             return True
@@ -138,7 +142,7 @@ class Outbox:
         if not self.wants(happening):
             return
         message = happening.message
-        url = message.job.callback_url
+        url = message.job.top(message.index, "callback_url")
         assert url is not None
         report = delivery_report(happening, self.builder, self.policy.number_as_string)
         if self.policy.mode == "batched":

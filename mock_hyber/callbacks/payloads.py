@@ -49,31 +49,40 @@ def user_reply(
     original: Message | None,
     media: dict[str, str],
     umid: str | None,
+    keys: str = "docs",
 ) -> dict[str, Any]:
-    """A 2-way reply as Hyber posts it: Viber with a '+' phone and Kyiv local time, WhatsApp
-    with a bare phone and UTC ISO time (both as in the docs' examples)."""
+    """A 2-way reply in the shape of the docs' examples (RTD chapter 6). Viber: Kyiv local
+    time; the phone has a '+' only in a text reply to a message (the one example that shows
+    it; the deep-link and media examples, and Table 8.4, have none). WhatsApp: channel first,
+    a bare phone, UTC ISO time and the umid; with `keys` "docs" none of the message keys its
+    example does not show (message_id, extra_id, text_to_subscriber), with "extended" those
+    too. A key without a value is left out, but `text_to_subscriber` is null for an original
+    without text (Table 8.4: an Image Only or File Only message)."""
     moment = datetime.fromtimestamp(at_ms / 1000, tz=UTC)
     reply: dict[str, Any]
     if channel == "viber":
+        plus = "+" if original is not None and not media else ""
         reply = {
-            "phone": f"+{phone}",
+            "phone": plus + phone,
             "time": moment.astimezone(KYIV).strftime("%Y-%m-%d %H:%M:%S"),
             "channel": "viber",
         }
     else:
         reply = {
+            "channel": "whatsapp",
             "phone": phone,
             "time": moment.strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "channel": "whatsapp",
         }
-    if original is not None:
+        if umid is not None:
+            reply["umid"] = umid
+    if original is not None and (channel == "viber" or keys == "extended"):
         reply["message_id"] = original.message_id
-        reply["extra_id"] = original.extra_id
+        if original.extra_id is not None:
+            reply["extra_id"] = original.extra_id
         channels = original.job.channels
         source = channel if channel in channels else channels[0]
         reply["text_to_subscriber"] = original.option(source, "text")
-    if channel == "whatsapp" and umid is not None:
-        reply["umid"] = umid
-    reply["text_from_subscriber"] = text
+    if text is not None:
+        reply["text_from_subscriber"] = text
     reply.update(media)
     return reply

@@ -40,7 +40,9 @@ def forced_script(
         name = job.channels[leg]
         event = "delivered" if status == "delivered" else status
         route = job.route
-        if event == "delivered" and name == "viber" and route is not None and route.viber_template:
+        template = route is not None and route.viber_template and name == "viber"
+        # A text no registered template matches is delivered as an ordinary message.
+        if event == "delivered" and template and job.viber_template_id(message.index):
             event = "delivered_template"
         final_code = code if code is not None else catalogue.event(name, event).code
         added.append(Moment(offset, _ENDINGS[status], leg, final_code, final=True))

@@ -526,6 +526,18 @@ class Lives:
             self.count[i] = len(moments)
         self._derive(np.asarray(indices, np.intp))
 
+    def recode(self, rows: npt.NDArray[np.intp], leg: int, old: int, new: int) -> None:
+        """Code `old` becomes `new` on leg `leg` of these messages (a Viber delivery of a text
+        that matched no template is an ordinary one)."""
+        cells = self.table[:, rows]
+        hit = (cells["leg"] == leg) & (cells["code"] == old)
+        if hit.any():
+            codes = cells["code"]
+            codes[hit] = new
+            cells["code"] = codes
+            self.table[:, rows] = cells
+            self._derive(rows)
+
     def _derive(self, rows: npt.NDArray[np.intp] | slice) -> None:
         table = self.table[:, rows]
         width, m = table.shape
@@ -554,11 +566,22 @@ class Lives:
         return np.count_nonzero(offsets <= _reachable(t), axis=0)
 
     def updated_at(self, t: int, rows: Rows = None) -> Int64s:
-        """The offset of each message's last moment happened at t, or -1."""
-        steps = self.steps_at(t, rows)
-        offsets = self.table["offset"] if rows is None else self.table["offset"][:, rows]
-        last = np.take_along_axis(offsets, np.maximum(steps - 1, 0)[None, :], axis=0)[0]
-        return np.where(steps > 0, last.astype(np.int64), -1)
+        """The offset of the moment that last changed each message's reported status at t, or
+        -1: its last moment happened, but once final only a seen/read of the final leg counts
+        (timeline._moves_time)."""
+        table = self.table if rows is None else self.table[:, rows]
+        offsets = table["offset"]
+        if t < 0:
+            return np.full(offsets.shape[1], -1, np.int64)
+        happened = offsets <= _reachable(t)
+        kinds = table["kind"]
+        final = kinds >= FINAL
+        after_final = np.cumsum(final, axis=0) - final > 0  # rows after the FINAL moment
+        final_leg = self.final_leg if rows is None else self.final_leg[rows]
+        seen_final = ((kinds & _PLAIN) == _SEEN) & (table["leg"] == final_leg[None, :])
+        counts = happened & ~(after_final & ~seen_final)
+        # Offsets are in time order: the last counting row has the largest offset.
+        return np.where(counts, offsets.astype(np.int64), -1).max(axis=0)
 
     def states_at(self, t: int, rows: Rows = None) -> UInt8s:
         """PENDING before the first START, FINAL's DELIVERED or FAILED once it happened, else

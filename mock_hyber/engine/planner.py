@@ -31,8 +31,11 @@ def route_of(job: Job) -> Route:
         channels=job.channels,
         ttls=tuple(int(options[channel]["ttl"]) for channel in job.channels),
         ctr=tuple(bool(options[channel].get("ctr")) for channel in job.channels),
-        # A Viber message of text only is taken as a template message (hyber_status 23043).
-        viber_template=viber is not None and not any(viber.get(k) for k in TEMPLATE_EXCLUDES),
+        # A Viber message of text only is matched against the account's templates (when it
+        # has any): 23043 for a match, 23033 otherwise (engine/viber_templates.py).
+        viber_template=bool(job.viber_registry)
+        and viber is not None
+        and not any(viber.get(k) for k in TEMPLATE_EXCLUDES),
     )
 
 
@@ -85,7 +88,9 @@ class Planner:
 
     def source(self, job: Job, index: int) -> str:
         """Where message `index`'s plan comes from: a magic number, a rule, or the profile."""
-        chosen = self.rule_for(job.phone(index), job.extra_id(index), job.tag, job.channels)
+        chosen = self.rule_for(
+            job.phone(index), job.extra_id(index), job.top(index, "tag"), job.channels
+        )
         return chosen[0] if chosen else "profile"
 
     def lives(self, job: Job, seed: int) -> tuple[Lives, set[int]]:
@@ -103,7 +108,7 @@ class Planner:
     def lives_in_slices(self, job: Job, seed: int) -> Generator[None, None, tuple[Lives, set[int]]]:
         """`lives`, yielding after every PLAN_SLICE messages (the same plans either way)."""
         if job.size <= SMALL_JOB:
-            return self._small_lives(job, seed)
+            return self._unmatched_templates(job, *self._small_lives(job, seed))
         route = job.route
         rng = job_rng(seed, job.client_id, job.number)
         parts: list[Lives] = []
@@ -117,18 +122,47 @@ class Planner:
             yield
         lives = Lives.concatenate(parts)
         decided: dict[int, bytes] = dict.fromkeys(job.rejected, b"")  # no life at all
+        closed = session_closed(job)
+        session_leg = _session_leg(route)
         for index in self._candidates(job):
             if index in decided:
                 continue
             phone = str(int(job.phones[index]))
-            chosen = self.rule_for(phone, job.extra_id(index), job.tag, job.channels)
+            chosen = self.rule_for(phone, job.extra_id(index), job.top(index, "tag"), job.channels)
             if chosen is not None:
                 legs, row = drawn[index // PLAN_SLICE], index % PLAN_SLICE
-                plan = self._plan(chosen, lambda leg, c=legs, i=row: _drawn(c, leg, i), route)
+                pick = _outside_session(
+                    lambda leg, c=legs, i=row: _drawn(c, leg, i),
+                    session_leg if closed is not None and closed[index] else None,
+                )
+                plan = self._plan(chosen, pick, route)
+                decided[index] = compile_plan(plan, route, self.catalogue)
+        if closed is not None:
+            # WhatsApp session messages outside a session fail on WhatsApp and cascade.
+            for index in np.flatnonzero(closed).tolist():
+                if index in decided:
+                    continue
+                legs, row = drawn[index // PLAN_SLICE], index % PLAN_SLICE
+                pick = _outside_session(lambda leg, c=legs, i=row: _drawn(c, leg, i), session_leg)
+                plan = Plan("whatsapp session closed", tuple(map(pick, range(len(route.channels)))))
                 decided[index] = compile_plan(plan, route, self.catalogue)
         if decided:
             lives.set_scripts(list(decided), list(decided.values()))
-        return lives, set(decided)
+        return self._unmatched_templates(job, lives, set(decided))
+
+    def _unmatched_templates(
+        self, job: Job, lives: Lives, decided: set[int]
+    ) -> tuple[Lives, set[int]]:
+        """A Viber delivery of a text no registered template matches is an ordinary one."""
+        route = job.route
+        if route is None or not route.viber_template:
+            return lives, decided
+        unmatched = np.flatnonzero(job.viber_template_ids() == 0)
+        if len(unmatched):
+            template = self.catalogue.event("viber", "delivered_template").code
+            plain = self.catalogue.event("viber", "delivered").code
+            lives.recode(unmatched, route.channels.index("viber"), template, plain)
+        return lives, decided
 
     def _small_lives(self, job: Job, seed: int) -> tuple[Lives, set[int]]:
         """The same plans, drawn and compiled one message at a time (the profile's scalar
@@ -140,6 +174,8 @@ class Planner:
         channels = [self.profile.channel(channel) for channel in route.channels]
         scripts: list[bytes] = []
         decided = set(job.rejected)
+        closed = session_closed(job)
+        session_leg = _session_leg(route)
         for index in range(job.size):
             if index in decided:
                 scripts.append(b"")  # rejected: no life at all
@@ -147,11 +183,16 @@ class Planner:
             draws = Draws(str(index), key)
             drawn = [channel.leg(draws) for channel in channels]
             phone = str(int(job.phones[index]))
-            chosen = self.rule_for(phone, job.extra_id(index), job.tag, job.channels)
-            if chosen is None:
+            chosen = self.rule_for(phone, job.extra_id(index), job.top(index, "tag"), job.channels)
+            outside = closed is not None and bool(closed[index])
+            pick = _outside_session(drawn.__getitem__, session_leg if outside else None)
+            if chosen is None and not outside:
                 plan = Plan("profile", tuple(drawn))
+            elif chosen is None:
+                plan = Plan("whatsapp session closed", tuple(map(pick, range(len(drawn)))))
+                decided.add(index)
             else:
-                plan = self._plan(chosen, drawn.__getitem__, route)
+                plan = self._plan(chosen, pick, route)
                 decided.add(index)
             scripts.append(compile_plan(plan, route, self.catalogue))
         return Lives.from_scripts(scripts), decided
@@ -179,6 +220,48 @@ class Planner:
             "rules": [compiled.rule.model_dump(exclude_defaults=True) for compiled in self.rules],
             "profile": self.profile.model_dump(),
         }
+
+
+# -- WhatsApp sessions ------------------------------------------------------------------------
+
+SESSION_HOURS = 24  # documented: session messages only within 24 h of the user's last message
+SESSION_MS = SESSION_HOURS * 3600 * 1000
+SESSION_MAGIC = 380000000009  # always in a session
+SESSION_FAILS_AFTER_MS = 1000
+# A WhatsApp message with any of these is a session message; text only is a template's shape.
+SESSION_FIELDS = ("img", "doc", "audio", "video", "latitude", "longitude")
+_CLOSED = LegPlan("failed", after_ms=SESSION_FAILS_AFTER_MS, event="failed_no_session")
+
+
+def is_session_message(job: Job) -> bool:
+    whatsapp = job.channel_options.get("whatsapp") if "whatsapp" in job.channels else None
+    return whatsapp is not None and any(whatsapp.get(name) for name in SESSION_FIELDS)
+
+
+def session_closed(job: Job) -> Any:
+    """Which messages are WhatsApp session messages to a number without an open session when
+    the job begins (numpy bools), or None when none can be: the sessions of the account when
+    the job was accepted (`job.whatsapp_sessions`, phone -> last user message, ms; None when
+    every number is taken to be in a session)."""
+    sessions = job.whatsapp_sessions
+    if sessions is None or not is_session_message(job):
+        return None
+    begin = job.begin_ms
+    open_phones = [int(p) for p, last in sessions.items() if last <= begin < last + SESSION_MS]
+    open_phones.append(SESSION_MAGIC)
+    closed = ~np.isin(job.phones, np.array(open_phones, np.int64))
+    return closed if closed.any() else None
+
+
+def _session_leg(route: Route) -> int | None:
+    return route.channels.index("whatsapp") if "whatsapp" in route.channels else None
+
+
+def _outside_session(drawn: Callable[[int], LegPlan], leg: int | None) -> Callable[[int], LegPlan]:
+    """`drawn`, with the WhatsApp leg failing for want of a session (when `leg` is given)."""
+    if leg is None:
+        return drawn
+    return lambda position: _CLOSED if position == leg else drawn(position)
 
 
 def _drawn(legs: LegColumns, position: int, index: int) -> LegPlan:

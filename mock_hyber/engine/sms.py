@@ -28,17 +28,30 @@ def is_gsm7(text: str) -> bool:
 
 
 def segment_count(text: str) -> int:
-    """How many SMS segments `text` takes (0 for an empty text)."""
+    """How many SMS segments `text` takes (0 for an empty text). A GSM-7 escape pair (an
+    extension character) never straddles two segments (GSM 03.38)."""
     if is_gsm7(text):
-        units = len(text) + len(_EXTENSION.findall(text))
-        single, per_segment = GSM7_SINGLE, GSM7_SEGMENT
-    else:
-        # Characters outside the Basic Multilingual Plane (most emoji) take two UCS-2 units.
-        units = len(text) + sum(1 for char in text if ord(char) > 0xFFFF)
-        single, per_segment = UCS2_SINGLE, UCS2_SEGMENT
-    if units <= single:
+        escapes = len(_EXTENSION.findall(text))
+        units = len(text) + escapes
+        if units <= GSM7_SINGLE:
+            return 1 if units else 0
+        return _packed_segments(text) if escapes else -(-units // GSM7_SEGMENT)
+    # Characters outside the Basic Multilingual Plane (most emoji) take two UCS-2 units.
+    units = len(text) + sum(1 for char in text if ord(char) > 0xFFFF)
+    if units <= UCS2_SINGLE:
         return 1 if units else 0
-    return -(-units // per_segment)
+    return -(-units // UCS2_SEGMENT)
+
+
+def _packed_segments(text: str) -> int:
+    """GSM-7 segments filled in order, an escape pair moving whole to the next segment."""
+    segments, room = 1, GSM7_SEGMENT
+    for char in text:
+        size = 2 if char in GSM7_EXTENSION else 1
+        if size > room:
+            segments, room = segments + 1, GSM7_SEGMENT
+        room -= size
+    return segments
 
 
 def is_gsm7_alpha_name(name: str) -> bool:

@@ -79,7 +79,7 @@ class LegView:
 class MessageView:
     """What has happened to a message so far: its legs, final outcome, seen and clicks."""
 
-    updated_ms: int
+    updated_ms: int  # when the reported status last changed (see _moves_time)
     legs: list[LegView] = field(default_factory=list)
     final_code: int | None = None
     final_kind: Kind | None = None
@@ -93,6 +93,15 @@ class MessageView:
         if self.final_kind in DELIVERIES and self.final_leg is not None:
             return self.legs[self.final_leg]
         return None
+
+
+def _moves_time(result: MessageView, moment: Moment, legs: dict[int, int]) -> bool:
+    """Whether a moment changes the reported status, and so the report's `time`: once the
+    message is final, only a seen/read of the settling leg does (a late delivery on an earlier
+    leg and clicks leave the final status, and its time, as they were)."""
+    if result.final_kind is None:
+        return True
+    return moment.kind is Kind.SEEN and legs.get(moment.leg) == result.final_leg
 
 
 def view(
@@ -110,7 +119,8 @@ def view(
     by_channel_leg: dict[int, int] = {}
     for moment in moments(script, step):
         at = begin_ms + moment.offset_ms
-        result.updated_ms = at
+        if _moves_time(result, moment, by_channel_leg):
+            result.updated_ms = at
         if moment.kind is Kind.BLOCKED:
             result.final_code, result.final_kind, result.final_ms = moment.code, moment.kind, at
             continue

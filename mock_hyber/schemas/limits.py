@@ -10,6 +10,7 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, Field, ValidationInfo
 from pydantic_core import PydanticCustomError
 
+from mock_hyber.engine.ctr import as_counted, rewrites
 from mock_hyber.engine.sms import MAX_SEGMENTS, is_gsm7_alpha_name, segment_count
 
 # A broadcast variable: %name% where name is a recipient key.
@@ -49,12 +50,15 @@ class Limit:
     max_chars: int
     kind: str = "text"  # text | sms_text | sms_alpha | file_name
     min_chars: int = 0
+    blank: bool = True  # False: a value of spaces only is refused (sender names)
 
     def problem(self, value: str) -> str | None:
         if self.kind == "sms_text":
             return self.problem_of_parts(value, segment_count(value))
         if len(value) < self.min_chars:
             return "must not be empty"
+        if not self.blank and value and not value.strip():
+            return "must not be blank"
         if len(value) > self.max_chars:
             return f"must be at most {self.max_chars} characters (got {len(value)})"
         if self.kind == "sms_alpha" and not is_gsm7_alpha_name(value):
@@ -74,13 +78,15 @@ class Limit:
         return None
 
 
-def _checked(limit: Limit, templatable: bool) -> Any:
+def _checked(limit: Limit, templatable: bool, rewritten: bool = False) -> Any:
     def validate(value: str, info: ValidationInfo) -> str:
         # In a broadcast, a value holding %key% is checked per recipient after substitution.
         templated = templatable and info.context and info.context.get("templated")
         if templated and PLACEHOLDER.search(value):
             return value
-        problem = limit.problem(value)
+        # With ctr, links count at their tracked length (`ctr` is validated before the texts).
+        counted = as_counted(value) if rewritten and info.data.get("ctr") else value
+        problem = limit.problem(counted)
         if problem:
             raise PydanticCustomError("limit", problem)
         return value
@@ -98,14 +104,17 @@ CAPTION = Limit(30)
 CHANNEL_LIMITS: dict[str, dict[str, Limit]] = {
     "viber": {
         "text": TEXT,
-        "alpha_name": Limit(64),
+        "alpha_name": Limit(64, blank=False),
         "img": URL,
         "caption": CAPTION,
         "action": URL,
         "file_name": Limit(25, "file_name"),
         "thumbnail": URL,
     },
-    "sms": {"text": Limit(765, "sms_text", 1), "alpha_name": Limit(11, "sms_alpha", 1)},
+    "sms": {
+        "text": Limit(765, "sms_text", 1),
+        "alpha_name": Limit(11, "sms_alpha", 1, blank=False),
+    },
     "whatsapp": {
         "text": TEXT,
         "img": URL,
@@ -134,8 +143,9 @@ TOP_LEVEL_LIMITS = {
 
 
 def checked(channel: str, field: str) -> Any:
-    return _checked(CHANNEL_LIMITS[channel][field], templatable=True)
+    return _checked(CHANNEL_LIMITS[channel][field], True, rewrites(channel, field))
 
 
 def top_checked(field: str) -> Any:
-    return _checked(TOP_LEVEL_LIMITS[field], templatable=False)
+    # In a broadcast, `tag`, `callback_url` and `division_code` may hold %key% too.
+    return _checked(TOP_LEVEL_LIMITS[field], templatable=True)

@@ -54,7 +54,8 @@ class SmsOptions(ChannelBase):
 
 
 class WhatsAppOptions(ChannelBase):
-    ttl: int = Field(ge=60, le=604800)
+    # The docs give only the maximum (7 days); the minimum is the `whatsapp_min_ttl` setting.
+    ttl: int = Field(ge=1, le=604800)
     text: checked("whatsapp", "text") | None = None
     img: checked("whatsapp", "img") | None = None
     img_name: checked("whatsapp", "img_name") | None = None

@@ -11,9 +11,10 @@ from typing import Any
 
 import numpy as np
 
+from mock_hyber.engine.ctr import as_counted, rewrites
 from mock_hyber.engine.sms import MAX_SEGMENTS, segment_count
 from mock_hyber.errors import HyberError
-from mock_hyber.model import Job, Rejection, TextColumn
+from mock_hyber.model import REQUEST, Job, Rejection, TextColumn
 from mock_hyber.schemas.limits import CHANNEL_LIMITS, TOP_LEVEL_LIMITS, Limit
 from mock_hyber.schemas.requests import (
     BatchRequest,
@@ -22,7 +23,12 @@ from mock_hyber.schemas.requests import (
     SingleRequest,
 )
 from mock_hyber.service.phones import echo_phone, normalize_phone
-from mock_hyber.service.validation import check_request, has_content, parse_model
+from mock_hyber.service.validation import (
+    check_callback_url,
+    check_request,
+    has_content,
+    parse_model,
+)
 from mock_hyber.state import AccountState
 from mock_hyber.templating import (
     BroadcastTemplate,
@@ -30,6 +36,7 @@ from mock_hyber.templating import (
     as_text,
     pack_substitutions,
     template_for,
+    template_sources,
 )
 
 
@@ -56,7 +63,10 @@ class SendingService:
     def __init__(self, account: AccountState) -> None:
         self.account = account
         self.catalogue = account.backend.catalogue
-        self._destinations = account.backend.destinations
+        self._checks: dict[str, Any] = {
+            "destinations": account.backend.destinations,
+            "whatsapp_min_ttl": account.settings.whatsapp_min_ttl,
+        }
 
     # -- entry points ---------------------------------------------------------------------
 
@@ -94,7 +104,7 @@ class SendingService:
 
     def _send_single(self, body: Any) -> Job:
         request = parse_model(SingleRequest, body)
-        start = check_request(request, destinations=self._destinations)
+        start = check_request(request, **self._checks)
         phone = normalize_phone(request.phone_number, self.account.phone_pattern)
         if phone is None:
             raise HyberError.named("phone_incorrect")
@@ -113,12 +123,13 @@ class SendingService:
     def _batch(self, body: Any) -> tuple[Job, Iterator[None]]:
         items = self._recipients(body, "messages")
         request = parse_model(_BatchEnvelope, body)
-        start = check_request(request, text_from_items=True, destinations=self._destinations)
+        start = check_request(request, text_from_items=True, **self._checks)
         count = len(items)
         job = self._job("batch", request, start, count)
         channels = job.channels
         sms = "sms" in channels
         text_limits = [(ch, CHANNEL_LIMITS[ch]["text"]) for ch in channels if ch != "sms"]
+        tracked = _tracked_channels(job)
         # Each item's text is needed when some channel has nothing of its own to send.
         text_needed = any(
             not has_content(ch, getattr(request.channel_options, ch)) for ch in channels
@@ -137,12 +148,13 @@ class SendingService:
             if text is not None:
                 if type(text) is not str:
                     text = _text(text, f"messages[{index}].text")
-                if len(text) > SAFE_TEXT:  # shorter texts fit every channel's limit
-                    _check_item_text(index, text, text_limits, sms)
+                # Shorter texts fit every limit (unless ctr lengthens short links).
+                if len(text) > SAFE_TEXT or tracked:
+                    _check_item_text(index, text, text_limits, sms, tracked)
                 texts[index] = text
             elif text_needed:
                 raise HyberError.named("missing_parameter", f"messages[{index}].text")
-        return job, self._fill_batch(job, items, columns, texts, sms)
+        return job, self._fill_batch(job, items, columns, texts, sms, "sms" in tracked)
 
     def _fill_batch(
         self,
@@ -151,6 +163,7 @@ class SendingService:
         columns: _Columns,
         texts: list[str | None],
         sms: bool,
+        sms_tracked: bool,
     ) -> Iterator[None]:
         parts = columns.sms_parts
         for start in range(0, job.size, SLICE):
@@ -158,7 +171,7 @@ class SendingService:
                 text = texts[index]
                 if self._recipient(columns, index, job, items[index], columns.extra_ids[index]):
                     if sms and text is not None:
-                        parts[index] = segment_count(text)
+                        parts[index] = segment_count(as_counted(text) if sms_tracked else text)
                 else:
                     texts[index] = None
             yield
@@ -169,7 +182,7 @@ class SendingService:
     def _broadcast(self, body: Any) -> tuple[Job, Iterator[None]]:
         items = self._recipients(body, "recipients")
         request = parse_model(_BroadcastEnvelope, body, templated=True)
-        start = check_request(request, destinations=self._destinations)
+        start = check_request(request, templated=True, **self._checks)
         count = len(items)
         job = self._job("broadcast", request, start, count)
         columns = _Columns(count, self._channel_sms_parts(job))
@@ -186,17 +199,25 @@ class SendingService:
         return job, self._fill_broadcast(job, items, columns)
 
     def _fill_broadcast(self, job: Job, items: list[Any], columns: _Columns) -> Iterator[None]:
-        template = template_for(job.channel_options, self.account.settings.template_missing)
+        top = {"tag": job.tag, "callback_url": job.callback_url}
+        top["division_code"] = job.division_code
+        template = template_for(
+            template_sources(job.channel_options, top), self.account.settings.template_missing
+        )
         values: list[str | None] | None = [None] * job.size if template else None
+        tracked = _tracked_channels(job)
         checks = [
-            (channel, name, pattern, slots, CHANNEL_LIMITS[channel].get(name))
+            (channel, name, pattern, slots, _limit_of(channel, name), channel in tracked)
             for channel, name, pattern, slots in template.fields
         ]
+        tagged = template.templates(REQUEST, "tag")
         extra_ids = columns.extra_ids
         for start in range(0, job.size, SLICE):
             for index in range(start, min(start + SLICE, job.size)):
                 recipient = items[index]
-                accepted = self._recipient(columns, index, job, recipient, extra_ids[index])
+                # Scenario rules match the tag this recipient gets.
+                tag = template.render_one(REQUEST, "tag", recipient) if tagged else job.tag
+                accepted = self._recipient(columns, index, job, recipient, extra_ids[index], tag)
                 if accepted and values is not None:
                     values[index] = self._personalise(columns, index, template, checks, recipient)
             yield
@@ -247,10 +268,19 @@ class SendingService:
             division_code=request.division_code,
             size=size,
             ids=account.ids,
+            # The Viber templates in force now decide this job's matches, whatever comes later.
+            viber_registry=account.viber_templates or None,
+            whatsapp_sessions=account.sessions_for_job(),
         )
 
     def _recipient(
-        self, columns: _Columns, index: int, job: Job, item: dict[str, Any], extra_id: str | None
+        self,
+        columns: _Columns,
+        index: int,
+        job: Job,
+        item: dict[str, Any],
+        extra_id: str | None,
+        tag: str | None = None,
     ) -> bool:
         """Check one recipient's phone; True when it is accepted."""
         if extra_id is not None:
@@ -261,7 +291,7 @@ class SendingService:
             columns.reject(index, Rejection(PHONE_INCORRECT, phone=echo_phone(raw_phone)))
             return False
         columns.phones[index] = int(phone)
-        refusal = self._refusal(phone, extra_id, job.tag, job.channels)
+        refusal = self._refusal(phone, extra_id, tag or job.tag, job.channels)
         if refusal is not None:
             columns.reject(index, Rejection(refusal))
             return False
@@ -277,7 +307,7 @@ class SendingService:
         columns: _Columns,
         index: int,
         template: BroadcastTemplate,
-        checks: list[tuple[str, str, str, list[int], Limit | None]],
+        checks: list[tuple[str, str, str, list[int], Limit | None, bool]],
         recipient: dict[str, Any],
     ) -> str | None:
         """The recipient's substitutions, checked against the limits after rendering (each
@@ -287,10 +317,18 @@ class SendingService:
         except MissingVariable as missing:
             self._reject_rendered(columns, index, f"%{missing.key}% {missing.reason}")
             return None
-        for channel, name, pattern, slots, limit in checks:
+        for channel, name, pattern, slots, limit, tracked in checks:
             if limit is None:
                 continue
             value = pattern.format(*[values[slot] for slot in slots])
+            if tracked and rewrites(channel, name):
+                value = as_counted(value)  # links count at their tracked length
+            if channel == REQUEST:
+                problem = self._top_level_problem(name, value, limit)
+                if problem:
+                    self._reject_rendered(columns, index, f"{name} {problem}")
+                    return None
+                continue
             if limit.kind == "sms_text":
                 # Count the segments once: for the limit, and as the message's parts.
                 parts = segment_count(value)
@@ -306,13 +344,25 @@ class SendingService:
                 return None
         return pack_substitutions(values)
 
+    def _top_level_problem(self, name: str, value: str, limit: Limit) -> str | None:
+        problem = limit.problem(value)
+        if problem is None and name == "callback_url" and value:
+            try:
+                check_callback_url(value, self._checks["destinations"])
+            except HyberError as error:
+                return (error.detail or error.text).removeprefix("callback_url: ")
+        return problem
+
     @staticmethod
     def _channel_sms_parts(job: Job) -> int:
         """Segments of the SMS channel's own text."""
         if "sms" not in job.channels:
             return 0
-        text = job.channel_options["sms"].get("text")
-        return segment_count(text) if text else 0
+        options = job.channel_options["sms"]
+        text = options.get("text")
+        if not text:
+            return 0
+        return segment_count(as_counted(text) if options.get("ctr") else text)
 
 
 class _Columns:
@@ -357,18 +407,34 @@ def _no_collection_for(size: int) -> Iterator[None]:
             gc.enable()
 
 
+def _limit_of(channel: str, name: str) -> Limit | None:
+    if channel == REQUEST:
+        return TOP_LEVEL_LIMITS.get(name)
+    return CHANNEL_LIMITS[channel].get(name)
+
+
+def _tracked_channels(job: Job) -> frozenset[str]:
+    """The channels with ctr on: their links count at the tracked length."""
+    return frozenset(ch for ch in job.channels if job.channel_options[ch].get("ctr"))
+
+
 def _check_item_text(
-    index: int, text: str, text_limits: list[tuple[str, Limit]], sms: bool
+    index: int,
+    text: str,
+    text_limits: list[tuple[str, Limit]],
+    sms: bool,
+    tracked: frozenset[str] = frozenset(),
 ) -> None:
     """A batch item's text against each channel's limit (it is sent on every channel)."""
+    counted = as_counted(text) if tracked else text
     for channel, limit in text_limits:
-        problem = limit.problem(text)
+        problem = limit.problem(counted if channel in tracked else text)
         if problem:
             raise HyberError.named(
                 "invalid_parameter", f"messages[{index}].text: {problem} for {channel}"
             )
     if sms:
-        parts = segment_count(text)
+        parts = segment_count(counted if "sms" in tracked else text)
         if parts > MAX_SEGMENTS:
             raise HyberError.named(
                 "invalid_parameter",

@@ -3,7 +3,6 @@ reply is POSTed to the account's inbound URL (as Hyber does, with no auth), with
 
 from __future__ import annotations
 
-import uuid
 from typing import Literal
 
 import orjson
@@ -12,11 +11,11 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from mock_hyber.callbacks.payloads import user_reply
 from mock_hyber.engine.evaluate import message_at
 from mock_hyber.errors import HyberError
+from mock_hyber.ids import umid_of
 from mock_hyber.model import Delivery
 from mock_hyber.service.phones import normalize_phone
 from mock_hyber.state import AccountState
 
-UMID_NAMESPACE = uuid.UUID("6f2b8c52-8f4e-5d1a-9a77-0d4c3e2b1a90")
 VIBER_MEDIA = ("media", "file_name")
 WHATSAPP_MEDIA = ("image_url", "video_url", "audio_url", "doc_url", "location")
 
@@ -81,8 +80,11 @@ def simulate_reply(account: AccountState, request: InboundRequest) -> Delivery:
     if channel == "whatsapp":
         # The transport id of the replied message: the same for every reply to it.
         source = original.message_id if original else f"{phone}/{now}"
-        umid = str(uuid.uuid5(UMID_NAMESPACE, source))
-    body = user_reply(channel, phone, text, now, original, media, umid)
+        umid = umid_of(source)
+    keys = account.settings.inbound_reply_keys
+    if channel == "whatsapp":
+        account.open_whatsapp_session(phone, now)  # the user wrote: a 24 h session opens
+    body = user_reply(channel, phone, text, now, original, media, umid, keys)
     message_ids = (original.message_id,) if original else ()
     job_ids = (original.job.job_id,) if original else ()
     return account.outbox.add(

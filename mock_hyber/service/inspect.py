@@ -11,10 +11,12 @@ from typing import Any
 import numpy as np
 
 from mock_hyber.engine.clock import iso_ms as iso
+from mock_hyber.engine.ctr import REWRITTEN, rewrite
 from mock_hyber.engine.evaluate import ends_ms, message_at
 from mock_hyber.engine.lives import NEVER
 from mock_hyber.engine.timeline import moments
-from mock_hyber.model import Job, Message, State
+from mock_hyber.ids import umid_of
+from mock_hyber.model import REQUEST, Job, Message, State
 from mock_hyber.reports import ReportBuilder
 from mock_hyber.state import AccountState
 
@@ -86,6 +88,24 @@ def job_view(job: Job) -> dict[str, Any]:
     }
 
 
+def tracked_fields(message: Message) -> dict[str, dict[str, Any]]:
+    """The fields of each channel with ctr on as they are sent: every link rewritten to its
+    tracked link, and `links` (tracked link -> original)."""
+    shown: dict[str, dict[str, Any]] = {}
+    for channel in message.job.channels:
+        if not message.job.channel_options[channel].get("ctr"):
+            continue
+        links: dict[str, str] = {}
+        fields: dict[str, Any] = {}
+        for name in REWRITTEN[channel]:
+            value = message.option(channel, name)
+            if isinstance(value, str):
+                fields[name] = rewrite(value, message.message_id, channel, name, links)
+        fields["links"] = links
+        shown[channel] = fields
+    return shown
+
+
 def message_view(message: Message, builder: ReportBuilder, full: bool = True) -> dict[str, Any]:
     job = message.job
     view: dict[str, Any] = {
@@ -95,16 +115,21 @@ def message_view(message: Message, builder: ReportBuilder, full: bool = True) ->
         "job_kind": job.kind,
         "phone_number": message.phone,
         "extra_id": message.extra_id,
-        "tag": job.tag,
+        "tag": job.top(message.index, "tag"),
         "channels": list(job.channels),
         "state": message.state.name.lower(),
         "accepted": message.accepted,
-        "callback_url": job.callback_url,
+        "callback_url": job.top(message.index, "callback_url"),
         "sms_parts": message.sms_parts,
         "report": builder.simple_dr(message),
     }
+    if "whatsapp" in job.channels:  # what a WhatsApp reply to it names it by
+        view["umid"] = umid_of(message.message_id)
     if full:
         view["texts"] = {channel: message.option(channel, "text") for channel in job.channels}
+        tracked = tracked_fields(message)
+        if tracked:
+            view["ctr"] = tracked
         view["advanced_report"] = builder.advanced_dr(message)
         view["plan"] = plan_view(message)
     return view
@@ -135,7 +160,7 @@ class MessageFilter:
         else:
             candidates = account.store.iter_jobs()
         for job in candidates:
-            if self.tag is not None and job.tag != self.tag:
+            if self.tag is not None and job.tag != self.tag and not _tag_templated(job):
                 continue
             if self.channel is not None and self.channel not in job.channels:
                 continue
@@ -146,6 +171,9 @@ class MessageFilter:
     def matches(self, job: Job, now_ms: int) -> np.ndarray:
         """Which of the job's messages match, at `now_ms` (a boolean column)."""
         mask = np.ones(job.size, bool)
+        if self.tag is not None and _tag_templated(job):  # each recipient has its own tag
+            tags = [job.top(index, "tag") for index in range(job.size)]
+            mask &= np.array([tag == self.tag for tag in tags], bool)
         if self.phone is not None:
             mask &= _phone_column(job, self.phone)
         if self.extra_id is not None:
@@ -164,6 +192,10 @@ class MessageFilter:
                 delivering = job.lives.final_leg == job.channels.index(self.via)
                 mask &= (states == State.DELIVERED) & delivering
         return mask
+
+
+def _tag_templated(job: Job) -> bool:
+    return job.template is not None and job.template.templates(REQUEST, "tag")
 
 
 STATUSES = ("pending", "active", "delivered", "failed", "rejected", "final")

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ValidationError
 from mock_hyber.callbacks.destinations import Destinations
 from mock_hyber.errors import HyberError
 from mock_hyber.model import CHANNEL_NAMES
+from mock_hyber.schemas.limits import PLACEHOLDER
 from mock_hyber.schemas.requests import RequestBase
 from mock_hyber.service.timeparse import parse_start_time
 
@@ -147,9 +148,23 @@ def start_time_seconds(value: str | None) -> float | None:
 
 
 def check_request(
-    request: RequestBase, text_from_items: bool = False, destinations: Destinations | None = None
+    request: RequestBase,
+    text_from_items: bool = False,
+    destinations: Destinations | None = None,
+    whatsapp_min_ttl: int = 1,
+    templated: bool = False,
 ) -> float | None:
-    """All request-level rules shared by single, batch and broadcast; returns start_time."""
+    """All request-level rules shared by single, batch and broadcast; returns start_time. In
+    a broadcast (`templated`), a callback_url holding %key% is checked per recipient."""
     check_channels(request, text_from_items)
-    check_callback_url(request.callback_url, destinations)
+    whatsapp = request.channel_options.whatsapp
+    if "whatsapp" in request.channels and whatsapp and whatsapp.ttl < whatsapp_min_ttl:
+        raise HyberError.named(
+            "invalid_parameter",
+            f"channel_options.whatsapp.ttl: Input should be greater than or equal to "
+            f"{whatsapp_min_ttl}",
+        )
+    url = request.callback_url
+    if not (templated and url and PLACEHOLDER.search(url)):
+        check_callback_url(url, destinations)
     return start_time_seconds(request.start_time)

@@ -23,6 +23,7 @@ import time
 from collections.abc import Generator, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar, overload
+from urllib.parse import quote
 
 import httpx
 
@@ -378,7 +379,7 @@ class _Operations:
 
     def _op_dr(self, key: str, advanced: bool, external: bool) -> Op[dict[str, Any]]:
         kind = "advanced" if advanced else "simple"
-        where = f"external/{key}" if external else key
+        where = f"external/{quote(key, safe='')}" if external else quote(key, safe="")
         return dict((yield _Call("GET", f"/api/dr/{where}/{kind}", provider=True)))
 
 
