@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import logging.config
@@ -74,9 +75,11 @@ def _serve(args: argparse.Namespace) -> int:
             timeout_graceful_shutdown=settings.shutdown_grace,
         )
     )
-    with sock:
+    # Ctrl-C: uvicorn re-raises the KeyboardInterrupt after its graceful shutdown.
+    with sock, contextlib.suppress(KeyboardInterrupt):
         server.run(sockets=[sock])
-    return 0
+    # As uvicorn.run: a server that never started (its lifespan failed) is a startup failure.
+    return 0 if server.started else STARTUP_FAILURE
 
 
 def listening_socket(host: str, port: int) -> socket.socket:
@@ -94,6 +97,7 @@ def listening_socket(host: str, port: int) -> socket.socket:
 
 
 LISTEN_BACKLOG = 2048  # uvicorn's default
+STARTUP_FAILURE = 3  # uvicorn's exit status for it
 
 
 def _magic(args: argparse.Namespace) -> int:

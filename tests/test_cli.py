@@ -241,6 +241,20 @@ def test_port_zero_listens_on_a_free_port_and_says_which(
     assert health["status"] == "ok"
 
 
+def test_ctrl_c_stops_the_server_quietly_with_status_0(
+    port_zero_server: tuple[subprocess.Popen[bytes], Path],
+) -> None:
+    process, err = port_zero_server
+    match = wait_until(
+        lambda: re.search(r"listening on (http://\S+)", err.read_text()), timeout=45, what="port"
+    )
+    wait_until(lambda: _health(f"{match.group(1)}/_mock/health"), timeout=30, what="health")
+    process.send_signal(signal.SIGINT)
+    assert process.wait(timeout=30) == 0
+    assert "Traceback" not in err.read_text()
+    assert "Application shutdown complete" in err.read_text()
+
+
 def _health(url: str) -> dict[str, object] | None:
     try:
         return httpx.get(url, timeout=2).json()
