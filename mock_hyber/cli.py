@@ -53,51 +53,39 @@ def _serve(args: argparse.Namespace) -> int:
     except (ValueError, OSError) as exc:  # e.g. an unreadable scenarios file or store
         log.error("cannot start: %s", exc)
         return 2
-    # Bind before saying "listening": a busy port is the one error line, with no claim before it.
-    try:
-        sock = listening_socket(settings.host, settings.port)
-    except OSError as exc:
-        log.error("cannot listen on %s:%s: %s", settings.host, settings.port, exc.strerror or exc)
-        return 1
     backend = app.state.backend
     for account in settings.accounts:
         log.info("account client_id=%s login=%s", account.client_id, account.login)
-    where = f"http://{settings.host}:{sock.getsockname()[1]}"
-    log.info("seed=%s store=%s; listening on %s", backend.seed, settings.store, where)
+
+    class Server(uvicorn.Server):
+        """Says "listening" only once its socket is bound: a busy port is uvicorn's one error
+        line (exit status 3), with no claim before it."""
+
+        async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+            await super().startup(sockets)
+            if self.started:
+                port = self.servers[0].sockets[0].getsockname()[1]  # --port 0: the one it got
+                where = f"http://{settings.host}:{port}"
+                log.info("seed=%s store=%s; listening on %s", backend.seed, settings.store, where)
+
     # uvicorn re-raises SIGTERM after its graceful shutdown, to the handler in place before it
     # started: make that one a no-op, so a graceful stop returns here and exits 0.
     signal.signal(signal.SIGTERM, lambda *_: None)
-    server = uvicorn.Server(
+    server = Server(
         uvicorn.Config(
             app,
+            host=settings.host,
+            port=settings.port,
             log_config=config,
             access_log=settings.log_level == "debug",
             timeout_graceful_shutdown=settings.shutdown_grace,
         )
     )
-    # Ctrl-C: uvicorn re-raises the KeyboardInterrupt after its graceful shutdown.
-    with sock, contextlib.suppress(KeyboardInterrupt):
-        server.run(sockets=[sock])
-    # As uvicorn.run: a server that never started (its lifespan failed) is a startup failure.
-    return 0 if server.started else STARTUP_FAILURE
-
-
-def listening_socket(host: str, port: int) -> socket.socket:
-    """A TCP socket bound to host:port and listening (port 0: a free one)."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((host, port))
-        sock.listen(LISTEN_BACKLOG)
-    except OSError:
-        sock.close()
-        raise
-    return sock
-
-
-LISTEN_BACKLOG = 2048  # uvicorn's default
-STARTUP_FAILURE = 3  # uvicorn's exit status for it
+    # Ctrl-C: uvicorn re-raises the KeyboardInterrupt after its graceful shutdown (uvicorn.run
+    # swallows it too). A failed start-up (lifespan, bind) exits inside with status 3.
+    with contextlib.suppress(KeyboardInterrupt):
+        server.run()
+    return 0
 
 
 def _magic(args: argparse.Namespace) -> int:
