@@ -3,7 +3,7 @@ VENV ?= .venv
 PYTHON ?= python3
 BIN = $(VENV)/bin
 
-.PHONY: setup run test lint bench clean container-test example-test chromium
+.PHONY: setup run test lint bench clean container-test example-test chromium dist
 
 setup: $(VENV)/.installed
 
@@ -33,6 +33,13 @@ chromium:
 
 container-test:
 	.ci/container-test.sh
+
+# The wheel and the sdist in dist/ (`pip install dist/mock_hyber-*.whl`). The build runs in an
+# isolated environment; --no-isolation would reuse an older setuptools from the venv. An empty
+# PYTHONDONTWRITEBYTECODE: setuptools otherwise warns that it skips byte-compiling.
+dist: setup
+	rm -rf dist
+	PYTHONDONTWRITEBYTECODE= $(BIN)/python -m build --outdir dist .
 
 # The example app's suite against the built wheel, in a fresh virtualenv (plain and -n 2).
 example-test:

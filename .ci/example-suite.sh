@@ -45,6 +45,7 @@ assert plugins.get("mock_hyber") == "mock_hyber.testing.plugin", plugins
 print(f"mock_hyber {mock_hyber.__version__} from {mock_hyber.__file__}")
 PYCHECK
 
+"$WORK/venv/bin/mock-hyber" --version
 echo "== example suite"
 "$WORK/venv/bin/pytest" -q -p no:cacheprovider
 echo "== example suite on 2 xdist workers"

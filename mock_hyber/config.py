@@ -5,13 +5,24 @@ from __future__ import annotations
 import json
 import os
 import re
+from collections.abc import Mapping
+from contextvars import ContextVar
 from datetime import datetime
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator
-from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    JsonConfigSettingsSource,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    YamlConfigSettingsSource,
+)
 
 DEFAULT_CLIENT_ID = "1001"
 DEFAULT_LOGIN = "hyber"
@@ -201,28 +212,81 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        # CLI flags beat the environment, which beats the config file.
-        return (init_settings, env_settings, ConfigFileSource(settings_cls))
+        # Arguments beat CLI values, which beat the environment, which beats the config file.
+        config_file, values = _SOURCES.get()
+        sources = [init_settings]
+        if values:
+            sources.append(_ValuesSource(settings_cls, values))
+        sources.append(env_settings)
+        path = config_file or os.environ.get(CONFIG_VARIABLE)
+        if path:
+            sources.append(_file_source(settings_cls, Path(path)))
+        return tuple(sources)
 
 
-class ConfigFileSource(PydanticBaseSettingsSource):
-    """Reads the YAML or JSON file named by MOCK_HYBER_CONFIG (keys as in Settings)."""
+CONFIG_VARIABLE = "MOCK_HYBER_CONFIG"
 
-    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
-        return None, field_name, False
-
-    def __call__(self) -> dict[str, Any]:
-        path = os.environ.get("MOCK_HYBER_CONFIG")
-        if not path:
-            return {}
-        data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
-        if not isinstance(data, dict):
-            raise ValueError(f"config file {path} must hold a mapping of settings")
-        return data
+# What the next Settings() reads besides the environment: a config file and CLI values. A
+# context variable rather than os.environ, so that building Settings changes nothing global.
+_SOURCES: ContextVar[tuple[Path | None, Mapping[str, str]]] = ContextVar(
+    "mock_hyber_settings_sources", default=(None, {})
+)
 
 
-def load_settings(config_file: str | os.PathLike[str] | None = None, **overrides: Any) -> Settings:
-    """Build Settings, optionally from a config file, with explicit overrides on top."""
-    if config_file is not None:
-        os.environ["MOCK_HYBER_CONFIG"] = str(config_file)
-    return Settings(**{key: value for key, value in overrides.items() if value is not None})
+class _ValuesSource(EnvSettingsSource):
+    """`name -> text` pairs (the CLI's flags and --set) read exactly as environment variables."""
+
+    def __init__(self, settings_cls: type[BaseSettings], values: Mapping[str, str]) -> None:
+        self._values = {f"mock_hyber_{name.lower()}": text for name, text in values.items()}
+        super().__init__(settings_cls)
+
+    def _load_env_vars(self) -> Mapping[str, str | None]:
+        return self._values
+
+
+def _must_be_a_mapping(path: Path | Traversable, data: Any) -> dict[str, Any]:
+    if not isinstance(data, dict):
+        raise ValueError(f"config file {path} must hold a mapping of settings")
+    return data
+
+
+class _YamlFile(YamlConfigSettingsSource):
+    def _read_file(self, file_path: Path | Traversable) -> dict[str, Any]:
+        try:
+            data = super()._read_file(file_path)
+        except yaml.YAMLError as exc:
+            # Only the position: yaml's own message quotes the line, which may hold a password.
+            mark = getattr(exc, "problem_mark", None)
+            where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
+            raise ValueError(f"config file {file_path} is not valid YAML{where}") from None
+        return _must_be_a_mapping(file_path, data)
+
+
+class _JsonFile(JsonConfigSettingsSource):
+    def _read_file(self, file_path: Path) -> dict[str, Any]:
+        return _must_be_a_mapping(file_path, super()._read_file(file_path))
+
+
+def _file_source(settings_cls: type[BaseSettings], path: Path) -> PydanticBaseSettingsSource:
+    """pydantic-settings' YAML or JSON source (by suffix; YAML reads JSON too) for `path`.
+    Those sources skip a missing file silently; a named file that is missing is an error."""
+    if not path.expanduser().is_file():
+        raise FileNotFoundError(f"config file {path} not found")
+    if path.suffix.lower() == ".json":
+        return _JsonFile(settings_cls, json_file=path)
+    return _YamlFile(settings_cls, yaml_file=path)
+
+
+def load_settings(
+    config_file: str | os.PathLike[str] | None = None,
+    values: Mapping[str, str] | None = None,
+    **overrides: Any,
+) -> Settings:
+    """Build Settings from `overrides`, then `values` (text, parsed as environment variables
+    are), the environment and the config file (`config_file`, else MOCK_HYBER_CONFIG)."""
+    path = Path(config_file) if config_file is not None else None
+    token = _SOURCES.set((path, dict(values or {})))
+    try:
+        return Settings(**{key: value for key, value in overrides.items() if value is not None})
+    finally:
+        _SOURCES.reset(token)

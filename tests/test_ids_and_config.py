@@ -12,7 +12,7 @@ import httpx
 import pytest
 from pydantic import ValidationError
 
-from mock_hyber.config import Account, Settings
+from mock_hyber.config import Account, Settings, load_settings
 from mock_hyber.testing.server import LiveServer
 from tests.bodies import batch_body, broadcast_body, is_v5_uuid, single_body
 from tests.conftest import ACCOUNTS, ALICE, BOB
@@ -276,6 +276,72 @@ def test_yaml_numbers_for_client_id_and_password(env: pytest.MonkeyPatch, tmp_pa
     text = "accounts:\n  - {client_id: 1001, login: alice, password: 1234}\n"
     env.setenv("MOCK_HYBER_CONFIG", str(write_config(tmp_path, text)))
     assert accounts(Settings()) == [("1001", "alice", "1234")]
+
+
+def test_load_settings_leaves_the_environment_alone(
+    env: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    before = dict(os.environ)
+    settings = load_settings(write_config(tmp_path, CONFIG), port=9)
+    assert (settings.seed, settings.port) == (9, 9)
+    assert dict(os.environ) == before
+    assert Settings().seed is None  # the file was for that one call
+
+
+def test_a_named_config_file_beats_the_variable(env: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    env.setenv("MOCK_HYBER_CONFIG", str(write_config(tmp_path, CONFIG)))
+    other = tmp_path / "other.json"
+    other.write_text('{"seed": 4}')
+    assert load_settings(other).seed == 4
+
+
+def test_values_are_read_as_environment_variables_are(
+    env: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    values = {
+        "accounts": "5:a:b,6:c:d",
+        "callback_allowed_hosts": "a.example.com, *.b.example.com",
+        "clock_frozen": "true",
+        "clock_speed": "2.5",
+    }
+    settings = load_settings(values=values)
+    assert accounts(settings) == [("5", "a", "b"), ("6", "c", "d")]
+    assert settings.callback_allowed_hosts == ["a.example.com", "*.b.example.com"]
+    assert (settings.clock_frozen, settings.clock_speed) == (True, 2.5)
+
+
+def test_arguments_beat_values_beat_environment_beats_file(
+    env: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    env.setenv("MOCK_HYBER_SEED", "11")
+    env.setenv("MOCK_HYBER_CLOCK_SPEED", "3")
+    path = write_config(tmp_path, CONFIG + "clock_speed: 4\nport: 1234\n")
+    settings = load_settings(path, values={"seed": "12", "port": "1235"}, port=1236)
+    assert (settings.seed, settings.port, settings.clock_speed) == (12, 1236, 3.0)
+    assert settings.max_recipients == 10  # only in the file
+
+
+def test_a_missing_config_file_is_an_error(env: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match="not found"):
+        load_settings(tmp_path / "nope.yaml")
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "problem"),
+    [
+        ("bad.yaml", "accounts:\n  - {client_id: 1, login: a, password: s3cret\n", "YAML"),
+        ("bad.json", '{"accounts": "1:a:s3cret",', "Expecting"),
+        ("list.json", '["1:a:s3cret"]', "mapping"),
+    ],
+)
+def test_a_broken_config_file_is_named_without_its_content(
+    env: pytest.MonkeyPatch, tmp_path: Path, name: str, text: str, problem: str
+) -> None:
+    path = tmp_path / name
+    path.write_text(text)
+    with pytest.raises(ValueError, match=problem) as caught:
+        load_settings(path)
+    assert "s3cret" not in str(caught.value)
 
 
 def test_accounts_from_the_environment_guard_the_server(env: pytest.MonkeyPatch) -> None:

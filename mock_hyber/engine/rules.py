@@ -125,7 +125,7 @@ class CompiledRule:
 
 
 class ScenarioFile(BaseModel):
-    """What `PUT /_mock/scenarios` and MOCK_HYBER_SCENARIOS take."""
+    """What `PUT /_mock/scenarios` and the `scenarios_file` setting take."""
 
     model_config = ConfigDict(extra="forbid")
 

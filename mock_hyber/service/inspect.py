@@ -33,6 +33,8 @@ def clock_view(account: AccountState) -> dict[str, Any]:
         "pending_events": pending,
         "next_event_ms": upcoming,
         "scheduled_callbacks": len(account.engine),
+        # When the soonest of them is due (a wait for a callback explains itself with it).
+        "next_callback_ms": account.engine.next_due_ms(),
     }
 
 

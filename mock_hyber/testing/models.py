@@ -53,6 +53,8 @@ class Clock(_Model):
     frozen: bool
     pending_events: int
     next_event_ms: int | None = None
+    scheduled_callbacks: int = 0
+    next_callback_ms: int | None = None
 
 
 class MagicNumber(_Model):

@@ -337,9 +337,12 @@ def mock_hyber(
 
 
 @pytest.fixture
-def callback_receiver() -> Iterator[CallbackReceiver]:
-    """A started CallbackReceiver (`.url` for callback_url); stopped and checked at teardown."""
+def callback_receiver(request: pytest.FixtureRequest) -> Iterator[CallbackReceiver]:
+    """A started CallbackReceiver (`.url` for callback_url); stopped and checked at teardown.
+    In a test that uses `mock_hyber`, its timeouts explain that account's clock."""
     receiver = CallbackReceiver().start()
+    if "mock_hyber" in request.fixturenames:
+        receiver.watch(request.getfixturevalue("mock_hyber"))
     try:
         yield receiver
     finally:

@@ -20,10 +20,11 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Protocol
 
-from mock_hyber.testing.models import MockHyberTimeout
+from mock_hyber.testing.models import Clock, MockHyberTimeout
 
 __all__ = ["CallbackReceiver", "CallbackReceiverError", "ReceivedRequest"]
 
@@ -55,6 +56,12 @@ class ReceivedRequest:
 
 
 Handler = Callable[[ReceivedRequest], int | None]
+
+
+class HasClock(Protocol):
+    """What `watch` takes: a MockHyberClient (or anything with its `clock()`)."""
+
+    def clock(self) -> Clock: ...
 
 
 class _HTTPServer(ThreadingHTTPServer):
@@ -89,6 +96,7 @@ class CallbackReceiver:
         self._failures: list[BaseException] = []
         self._server: _HTTPServer | None = None
         self._thread: threading.Thread | None = None
+        self._watched: HasClock | None = None
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -165,9 +173,15 @@ class CallbackReceiver:
         with self._cond:
             return [report for request in self._requests for report in request.reports]
 
+    def watch(self, account: HasClock | None) -> None:
+        """Name `account`'s clock in `wait_for`'s timeouts (frozen? when is the next report
+        due, how far to advance). The pytest plugin watches the test's `mock_hyber`."""
+        self._watched = account
+
     def wait_for(self, count: int = 1, timeout: float = 5.0, requests: bool = False) -> list[Any]:
         """Wait until at least `count` reports (or requests) arrived; return them all. Raises
-        `MockHyberTimeout` (a TimeoutError) saying what did arrive when `timeout` runs out."""
+        `MockHyberTimeout` (a TimeoutError) saying what did arrive when `timeout` runs out,
+        and, for a watched account, what its clock is doing."""
         deadline = time.monotonic() + timeout
 
         def got() -> list[Any]:
@@ -182,10 +196,19 @@ class CallbackReceiver:
                     what = "requests" if requests else "reports"
                     raise MockHyberTimeout(
                         f"the callback receiver got {len(got())} of {count} {what} within "
-                        f"{timeout:g} s: {got()!r}"
+                        f"{timeout:g} s: {got()!r}{self._clock_hint()}"
                     )
                 self._cond.wait(left)
             return got()
+
+    def _clock_hint(self) -> str:
+        if self._watched is None:
+            return ""
+        try:
+            clock = self._watched.clock()
+        except Exception as exc:  # a hint must never hide the timeout itself
+            return f"\n(the account's clock could not be read: {exc!r})"
+        return "\n" + explain_clock(clock)
 
     def clear(self) -> None:
         """Forget what was received and every failure (the answer script stays)."""
@@ -292,3 +315,28 @@ class CallbackReceiver:
                 pass  # quiet: what arrived is in receiver.requests
 
         return Handler
+
+
+def explain_clock(clock: Clock) -> str:
+    """Why reports may not have come yet, from the account's clock: frozen or running, and
+    when the next scheduled report is due."""
+    account = f"account {clock.client_id}'s clock"
+    due = clock.next_callback_ms
+    if clock.frozen:
+        head = f"{account} is frozen at {clock.now}"
+        if due is None:
+            return f"{head}; no report is scheduled (was callback_url this receiver's url?)"
+        ahead = max(due - clock.now_ms, 0) / 1000
+        return (
+            f"{head}; the next report is due at {_iso(due)}: advance by {ahead:g} s "
+            f"(mock_hyber.advance({ahead:g}))"
+        )
+    head = f"{account} runs at x{clock.speed:g} (now {clock.now})"
+    if due is None:
+        return f"{head}; no report is scheduled (was callback_url this receiver's url?)"
+    ahead = max(due - clock.now_ms, 0) / 1000
+    return f"{head}; the next report is due at {_iso(due)}, {ahead:g} virtual s from now"
+
+
+def _iso(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, tz=UTC).isoformat(timespec="milliseconds")
