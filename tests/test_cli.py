@@ -277,7 +277,7 @@ def test_magic_json_is_what_the_server_answers(
 def test_magic_table_has_every_number(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["magic"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert [line.split()[0] for line in lines] == [f"38000000000{n}" for n in range(1, 9)]
+    assert [line.split()[0] for line in lines] == [f"38000000000{n}" for n in range(1, 10)]
     assert lines[1].split()[1] == "fallback-after-ttl"
 
 
