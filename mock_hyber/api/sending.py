@@ -7,11 +7,11 @@ from typing import Any
 from fastapi import APIRouter, Depends
 
 from mock_hyber.api.deps import authenticated_account, json_body
-from mock_hyber.api.openapi import request_body
+from mock_hyber.api.openapi import errors, request_body
 from mock_hyber.api.responses import OrjsonResponse
 from mock_hyber.model import Job
+from mock_hyber.schemas.requests import BatchRequest, BroadcastRequest, SingleRequest
 from mock_hyber.schemas.responses import (
-    ErrorBody,
     JobIdResponse,
     MessageIdResponse,
     SyncResponse,
@@ -20,9 +20,7 @@ from mock_hyber.service.accept import SendingService
 from mock_hyber.state import AccountState
 
 router = APIRouter(tags=["sending"])
-_errors: dict[int | str, dict[str, Any]] = {
-    status: {"model": ErrorBody} for status in (400, 401, 404, 415)
-}
+_errors = errors(400, 401, 404, 408, 413, 415)
 Account = Depends(authenticated_account)
 Body = Depends(json_body)
 
@@ -36,7 +34,7 @@ def _sync(account: AccountState, job: Job) -> OrjsonResponse:
     summary="Send one message (cascade over its channels)",
     response_model=MessageIdResponse,
     responses=_errors,
-    openapi_extra=request_body("SingleRequest"),
+    openapi_extra=request_body(SingleRequest),
 )
 async def send_single(account: AccountState = Account, body: Any = Body) -> OrjsonResponse:
     job = SendingService(account).send_single(body)
@@ -48,7 +46,7 @@ async def send_single(account: AccountState = Account, body: Any = Body) -> Orjs
     summary="Mass send, one text per recipient (async)",
     response_model=JobIdResponse,
     responses=_errors,
-    openapi_extra=request_body("BatchRequest"),
+    openapi_extra=request_body(BatchRequest),
 )
 async def send_batch(account: AccountState = Account, body: Any = Body) -> OrjsonResponse:
     job = SendingService(account).send_batch(body, defer=True)
@@ -60,7 +58,7 @@ async def send_batch(account: AccountState = Account, body: Any = Body) -> Orjso
     summary="Mass send, one text per recipient (answer per recipient)",
     response_model=SyncResponse,
     responses=_errors,
-    openapi_extra=request_body("BatchRequest"),
+    openapi_extra=request_body(BatchRequest),
 )
 async def send_batch_sync(account: AccountState = Account, body: Any = Body) -> OrjsonResponse:
     return _sync(account, SendingService(account).send_batch(body))
@@ -71,7 +69,7 @@ async def send_batch_sync(account: AccountState = Account, body: Any = Body) -> 
     summary="Mass send with %key% personalisation (async)",
     response_model=JobIdResponse,
     responses=_errors,
-    openapi_extra=request_body("BroadcastRequest"),
+    openapi_extra=request_body(BroadcastRequest),
 )
 async def send_broadcast(account: AccountState = Account, body: Any = Body) -> OrjsonResponse:
     job = SendingService(account).send_broadcast(body, defer=True)
@@ -83,7 +81,7 @@ async def send_broadcast(account: AccountState = Account, body: Any = Body) -> O
     summary="Mass send with %key% personalisation (answer per recipient)",
     response_model=SyncResponse,
     responses=_errors,
-    openapi_extra=request_body("BroadcastRequest"),
+    openapi_extra=request_body(BroadcastRequest),
 )
 async def send_broadcast_sync(account: AccountState = Account, body: Any = Body) -> OrjsonResponse:
     return _sync(account, SendingService(account).send_broadcast(body))
