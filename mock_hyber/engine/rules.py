@@ -8,6 +8,7 @@ Magic numbers are rules whose match is one exact phone number.
 
 from __future__ import annotations
 
+import json
 import re
 from importlib import resources
 from pathlib import Path
@@ -152,7 +153,17 @@ def parse_scenarios(text: str | bytes) -> ScenarioFile:
         raise ValueError(f"not valid YAML or JSON: {exc}") from None
     if isinstance(data, list):
         data = {"rules": data}
+    _check_utf8(data)
     return ScenarioFile.model_validate(data)
+
+
+def _check_utf8(data: Any) -> None:
+    """YAML reads a lone surrogate escape ("\\ud801") into a str no answer can encode: such
+    text is refused before anything of it is kept."""
+    try:
+        json.dumps(data, ensure_ascii=False, default=str).encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("not valid UTF-8 text (a lone surrogate escape)") from None
 
 
 def load_scenarios(path: str | Path) -> ScenarioFile:
