@@ -299,11 +299,12 @@ async def get_scenarios(request: Request, client_id: str | None = None) -> Orjso
 @router.put(
     "/scenarios",
     summary="Replace the scenario rules (YAML or JSON) for messages accepted from now on",
-    description="The body is a scenario file in YAML or JSON (a bare list is taken as its rules).",
-    response_model=ScenariosResponse,
-    openapi_extra=request_body(
-        ScenarioFile, required=False, media_types=("application/json", "application/yaml")
+    description=(
+        "The body is a scenario file in JSON or YAML, whatever its Content-Type (a bare list"
+        " is taken as its rules). An empty body clears the rules."
     ),
+    response_model=ScenariosResponse,
+    openapi_extra=request_body(ScenarioFile, required=False),
 )
 async def put_scenarios(request: Request, client_id: str | None = None) -> OrjsonResponse:
     accounts = _accounts(backend_of(request), client_id)
