@@ -159,6 +159,8 @@ def test_every_control_operation_has_request_and_response_schemas(server: LiveSe
     advance = spec["paths"]["/_mock/clock/advance"]["post"]["requestBody"]
     assert advance["required"] is True
     assert spec["components"]["schemas"]["ClockAdvance"]["required"] == ["seconds"]
+    inbound = spec["components"]["schemas"]["InboundRequest"]
+    assert inbound["anyOf"] == [{"required": ["message_id"]}, {"required": ["phone"]}]
     scenarios = spec["paths"]["/_mock/scenarios"]["put"]["requestBody"]["content"]
     assert set(scenarios) == {JSON}  # YAML is read too, whatever the Content-Type
 

@@ -105,7 +105,8 @@ def _validated(model: type[Model], data: Any) -> Model:
 
 
 class ClockChange(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # strict: a body the description calls invalid ("2" for a number, 0 for a bool) is refused
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     client_id: str | None = None
     seconds: float | None = Field(None, ge=0, le=MAX_ADVANCE)
@@ -459,7 +460,7 @@ async def get_message(request: Request, message_id: str) -> OrjsonResponse:
 
 
 class Transition(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     status: Literal["delivered", "failed", "expired", "seen", "clicked"]
     channel: Literal["push", "viber", "sms", "whatsapp"] | None = None
