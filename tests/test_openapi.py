@@ -165,6 +165,27 @@ def test_every_control_operation_has_request_and_response_schemas(server: LiveSe
     assert set(scenarios) == {JSON}  # YAML is read too, whatever the Content-Type
 
 
+@pytest.mark.parametrize(
+    ("path", "allow"),
+    [
+        ("/_mock/clock", "GET, POST"),
+        ("/_mock/scenarios", "GET, PUT"),
+        ("/_mock/faults", "GET, PUT"),
+        ("/_mock/clock/advance", "POST"),
+        ("/1001/batch", "POST"),
+    ],
+)
+def test_a_405_allows_every_method_the_description_lists(
+    server: LiveServer, path: str, allow: str
+) -> None:
+    response = httpx.request("OPTIONS", f"{server.url}{path}", timeout=10)
+    assert response.status_code == 405
+    assert response.headers["allow"] == allow
+    assert set(response.json()) == {"error_code", "error_text"}
+    template = path.replace("1001", "{client_id}")
+    assert allow.lower().split(", ") == sorted(spec_of(server)["paths"][template])
+
+
 # -- /docs, offline --------------------------------------------------------------------------
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -39,7 +40,7 @@ async def _hyber(request: Request, exc: Exception) -> Response:
     return error_response(exc.in_catalogue(request.app.state.backend.catalogue))
 
 
-async def _http(_: Request, exc: Exception) -> Response:
+async def _http(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
     name = _BY_HTTP_STATUS.get(exc.status_code)
     if name is None:
@@ -49,7 +50,24 @@ async def _http(_: Request, exc: Exception) -> Response:
     response = error_response(error)
     if exc.headers:
         response.headers.update(exc.headers)
+    if exc.status_code == 405:
+        allowed = _allowed(request)
+        if allowed:
+            response.headers["Allow"] = allowed
     return response
+
+
+def _allowed(request: Request) -> str:
+    """Every method the OpenAPI description lists for this path (provider templates aside:
+    /{client_id} would match any control path). Starlette's own Allow names only the first
+    route that matched: `GET` for /_mock/clock, which also takes POST."""
+    methods: set[str] = set()
+    for template, operations in request.app.openapi()["paths"].items():
+        if template.startswith("/{client_id}"):
+            continue
+        if re.fullmatch(re.sub(r"\{[^}]+\}", "[^/]+", template), request.url.path):
+            methods.update(method.upper() for method in operations)
+    return ", ".join(sorted(methods))
 
 
 async def _validation(_: Request, exc: Exception) -> Response:
