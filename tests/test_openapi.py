@@ -166,24 +166,33 @@ def test_every_control_operation_has_request_and_response_schemas(server: LiveSe
 
 
 @pytest.mark.parametrize(
-    ("path", "allow"),
+    ("method", "path", "allow"),
     [
-        ("/_mock/clock", "GET, POST"),
-        ("/_mock/scenarios", "GET, PUT"),
-        ("/_mock/faults", "GET, PUT"),
-        ("/_mock/clock/advance", "POST"),
-        ("/1001/batch", "POST"),
+        ("OPTIONS", "/_mock/clock", "GET, POST"),
+        ("OPTIONS", "/_mock/scenarios", "GET, PUT"),
+        ("OPTIONS", "/_mock/faults", "GET, PUT"),
+        ("GET", "/_mock/clock/advance", "POST"),
+        ("GET", "/1001/batch", "POST"),
+        # POST to a known path that /{client_id} would take: 405, not "no such path"
+        ("POST", "/metrics", "GET"),
+        ("POST", "/_mock/scenarios", "GET, PUT"),
+        ("POST", "/_mock/jobs/abc", "GET"),
     ],
 )
 def test_a_405_allows_every_method_the_description_lists(
-    server: LiveServer, path: str, allow: str
+    server: LiveServer, method: str, path: str, allow: str
 ) -> None:
-    response = httpx.request("OPTIONS", f"{server.url}{path}", timeout=10)
+    response = httpx.request(method, f"{server.url}{path}", timeout=10)
     assert response.status_code == 405
     assert response.headers["allow"] == allow
     assert set(response.json()) == {"error_code", "error_text"}
-    template = path.replace("1001", "{client_id}")
+    template = path.replace("1001", "{client_id}").replace("/abc", "/{job_id}")
     assert allow.lower().split(", ") == sorted(spec_of(server)["paths"][template])
+
+
+def test_an_unknown_path_is_still_a_404(server: LiveServer) -> None:
+    response = httpx.post(f"{server.url}/nowhere", timeout=10)
+    assert response.status_code == 404 and response.json()["error_code"] == 10404
 
 
 # -- /docs, offline --------------------------------------------------------------------------

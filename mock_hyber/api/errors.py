@@ -51,13 +51,13 @@ async def _http(request: Request, exc: Exception) -> Response:
     if exc.headers:
         response.headers.update(exc.headers)
     if exc.status_code == 405:
-        allowed = _allowed(request)
+        allowed = allowed_methods(request)
         if allowed:
             response.headers["Allow"] = allowed
     return response
 
 
-def _allowed(request: Request) -> str:
+def allowed_methods(request: Request) -> str:
     """Every method the OpenAPI description lists for this path (provider templates aside:
     /{client_id} would match any control path). Starlette's own Allow names only the first
     route that matched: `GET` for /_mock/clock, which also takes POST."""
