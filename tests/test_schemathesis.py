@@ -19,10 +19,12 @@ from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.config import SchemathesisConfig
 from schemathesis.specs.openapi.checks import (
+    allow_header_conformance,
     content_type_conformance,
     negative_data_rejection,
     response_schema_conformance,
     status_code_conformance,
+    unsupported_method,
 )
 
 from mock_hyber.app import create_app
@@ -49,6 +51,8 @@ CHECKS = [
     content_type_conformance,
     response_schema_conformance,
     negative_data_rejection,
+    unsupported_method,
+    allow_header_conformance,
 ]
 
 # Provider operations run as account 1001 (other client_ids only get 401, which the
