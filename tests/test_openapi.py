@@ -195,6 +195,34 @@ def test_an_unknown_path_is_still_a_404(server: LiveServer) -> None:
     assert response.status_code == 404 and response.json()["error_code"] == 10404
 
 
+def test_every_example_body_is_accepted() -> None:
+    # An inbound reply needs an inbound_url: a closed port on loopback (its delivery fails).
+    settings = Settings(accounts="1001:alice:secret", inbound_url="http://127.0.0.1:9/inbound")
+    with LiveServer(settings) as server:
+        _try_every_example(server)
+
+
+def _try_every_example(server: LiveServer) -> None:
+    spec = spec_of(server)
+    tried = 0
+    for method, path, operation in operations(spec):
+        media = operation.get("requestBody", {}).get("content", {}).get(JSON, {})
+        if "example" not in media or "{" in path.replace("{client_id}", ""):
+            continue
+        response = httpx.request(
+            method,
+            server.url + path.replace("{client_id}", "1001"),
+            json=media["example"],
+            auth=("alice", "secret"),
+            timeout=30,
+        )
+        assert response.status_code < 300, (method, path, response.text)
+        tried += 1
+        if path == "/_mock/faults":  # the example fault would answer the next batch
+            httpx.put(f"{server.url}/_mock/faults", json={}, timeout=30).raise_for_status()
+    assert tried >= 9
+
+
 # -- /docs, offline --------------------------------------------------------------------------
 
 

@@ -55,9 +55,25 @@ CHECKS = [
     allow_header_conformance,
 ]
 
+# The sending bodies are described in their documented form, and the server tolerates what
+# real clients send besides (numbers for strings, "300" for a ttl: README, Validation): a
+# "schema-violating" body it accepts there is by design.
+LENIENT_CHECKS = [check for check in CHECKS if check is not negative_data_rejection]
+
 # Provider operations run as account 1001 (other client_ids only get 401, which the
-# description and test_bad_requests.py cover).
-CONFIG = SchemathesisConfig.from_dict({"parameters": {"path.client_id": "1001"}})
+# description and test_bad_requests.py cover), with its credentials; the control plane with
+# the token. Without them, schemathesis would generate the security headers too.
+CONFIG = SchemathesisConfig.from_dict(
+    {
+        "parameters": {"path.client_id": "1001"},
+        "auth": {
+            "openapi": {
+                "basicAuth": {"username": "alice", "password": "secret"},
+                "adminToken": {"bearer": TOKEN},
+            }
+        },
+    }
+)
 schema = schemathesis.openapi.from_dict(create_app(SETTINGS).openapi(), config=CONFIG)
 
 
@@ -96,11 +112,10 @@ def _bounded(case: Any) -> None:
 )
 def test_every_answer_is_one_the_description_gives(case: Any, fuzzed: LiveServer) -> None:
     _bounded(case)
-    provider = case.path.startswith("/{client_id}")
-    headers = {"Authorization": BASIC} if provider else {"X-Mock-Hyber-Token": TOKEN}
     try:
-        response = case.call(base_url=fuzzed.url, headers=headers, timeout=30)
-        case.validate_response(response, checks=CHECKS)
+        response = case.call(base_url=fuzzed.url, timeout=30)
+        lenient = case.method == "POST" and case.path.startswith("/{client_id}")
+        case.validate_response(response, checks=LENIENT_CHECKS if lenient else CHECKS)
     finally:
         if case.operation.definition.raw.get("operationId") == "putFaults":
             # Faults would make later provider calls answer what they name (a 500, a drop).

@@ -240,7 +240,7 @@ async def set_clock(request: Request, client_id: str | None = None) -> OrjsonRes
     "/clock/advance",
     summary="Move virtual time forward {seconds} and run every event due by then",
     response_model=ClocksResponse,
-    openapi_extra=request_body(ClockAdvance),
+    openapi_extra=request_body(ClockAdvance, example={"seconds": 60}),
 )
 async def advance_clock(request: Request, client_id: str | None = None) -> OrjsonResponse:
     change, accounts = await _clock_change(request, client_id)
@@ -305,7 +305,19 @@ async def get_scenarios(request: Request, client_id: str | None = None) -> Orjso
         " is taken as its rules). An empty body clears the rules."
     ),
     response_model=ScenariosResponse,
-    openapi_extra=request_body(ScenarioFile, required=False),
+    openapi_extra=request_body(
+        ScenarioFile,
+        required=False,
+        example={
+            "rules": [
+                {
+                    "name": "slow-sms",
+                    "match": {"phone": "38096.*"},
+                    "channels": {"sms": {"outcome": "delivered", "after": 30}},
+                }
+            ]
+        },
+    ),
 )
 async def put_scenarios(request: Request, client_id: str | None = None) -> OrjsonResponse:
     accounts = _accounts(backend_of(request), client_id)
@@ -473,7 +485,7 @@ class Transition(BaseModel):
     summary="Force a status now: delivered, failed, expired (final), seen or clicked",
     response_model=MessageView,
     responses=errors(409),
-    openapi_extra=request_body(Transition),
+    openapi_extra=request_body(Transition, example={"status": "delivered"}),
 )
 async def transition(request: Request, message_id: str) -> OrjsonResponse:
     change = _validated(Transition, await _json_object(request))
@@ -569,7 +581,11 @@ async def get_faults(request: Request, client_id: str | None = None) -> OrjsonRe
     "/faults",
     summary="Replace the API and callback faults of one account (?client_id=) or all",
     response_model=FaultsResponse,
-    openapi_extra=request_body(FaultsUpdate, required=False),
+    openapi_extra=request_body(
+        FaultsUpdate,
+        required=False,
+        example={"api": [{"endpoint": "batch", "status": 503, "count": 1}]},
+    ),
 )
 async def put_faults(request: Request, client_id: str | None = None) -> OrjsonResponse:
     update = _validated(FaultsUpdate, await _json_object(request))
@@ -586,7 +602,9 @@ async def put_faults(request: Request, client_id: str | None = None) -> OrjsonRe
     status_code=202,
     response_model=DeliveryView,
     responses=errors(404),
-    openapi_extra=request_body(InboundRequest),
+    openapi_extra=request_body(
+        InboundRequest, example={"phone": "380961111111", "channel": "viber", "text": "Yes"}
+    ),
 )
 async def inbound(request: Request) -> OrjsonResponse:
     reply = _validated(InboundRequest, await _json_object(request))

@@ -60,16 +60,27 @@ Every error is answered with the Hyber error body `{"error_code": N, "error_text
 Each operation lists the statuses it can answer. Besides those, any path answers 405 to a
 method it does not take, and API faults set through `PUT /_mock/faults` make provider
 operations answer whatever status the fault names.
+
+The sending bodies are described in their documented form; like the real API, the server also
+tolerates what real clients send: numbers for string fields, numeric strings for numbers,
+unknown and legacy fields.
 """
 
 
 def request_body(
-    model: type[BaseModel], *, required: bool = True, media_types: Iterable[str] = (JSON,)
+    model: type[BaseModel],
+    *,
+    required: bool = True,
+    media_types: Iterable[str] = (JSON,),
+    example: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """`openapi_extra` for a route that reads its own body: the body follows `model`."""
+    """`openapi_extra` for a route that reads its own body: the body follows `model`, and
+    `example` is one the server accepts (Swagger UI shows it; schemathesis sends it)."""
     _BODY_MODELS[model.__name__] = model
-    schema = {"$ref": _REF.format(model=model.__name__)}
-    content = {media_type: {"schema": schema} for media_type in media_types}
+    media: dict[str, Any] = {"schema": {"$ref": _REF.format(model=model.__name__)}}
+    if example is not None:
+        media["example"] = example
+    content = {media_type: media for media_type in media_types}
     return {"requestBody": {"required": required, "content": content}}
 
 
