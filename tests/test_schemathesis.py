@@ -32,7 +32,7 @@ from mock_hyber.config import Settings
 from mock_hyber.testing.server import LiveServer
 from tests.bodies import batch_body
 
-MAX_EXAMPLES = 15  # per operation and phase: about a minute for the whole description
+MAX_EXAMPLES = 15  # per operation and phase: ~4,300 requests, about a minute in all
 TOKEN = "fuzz-token"
 BASIC = "Basic " + base64.b64encode(b"alice:secret").decode()
 MAX_WAIT = 0.2  # real seconds a generated long-poll or callback settle may take
