@@ -756,6 +756,8 @@ CONTROL_CASES = [
     scenarios("after_negative", '{"rules": [{"otherwise": {"outcome": "failed", "after": -1}}]}'),
     scenarios("after_above_7_days", "rules: [{otherwise: {outcome: failed, after: 604801}}]"),
     scenarios("unknown_key", '{"rulez": []}', "rulez"),
+    scenarios("code_negative", '{"rules": [{"otherwise": {"outcome": "failed", "code": -1}}]}'),
+    scenarios("code_above_uint32", "rules: [{otherwise: {outcome: failed, code: 4294967296}}]"),
     scenarios("a_number", "42", "scenarios"),
     scenarios("surrogate_in_a_rule_name", '{"rules": [{"name": "\\ud801"}]}', "UTF-8"),
     scenarios("surrogate_in_a_profile_key", '{"profile": {"\\udc00": null}}', "UTF-8"),
@@ -1150,6 +1152,30 @@ def test_a_deliverable_callback_url_is_accepted(server: LiveServer, url: str) ->
     case = Case("ok", 200, 0, body=batch(("callback_url", url)))
     response = post(server, case)
     assert response.status_code == 200, response.text
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"status": "clicked", "clicks": 304250263527209},
+        {"status": "clicked", "clicks": 1_000_001},
+        {"status": "seen", "code": -1},
+        {"status": "seen", "code": 2**32},
+    ],
+    ids=["clicks_huge", "clicks_above_max", "code_negative", "code_above_uint32"],
+)
+def test_a_transition_out_of_range_is_refused_and_the_message_stays_readable(
+    server: LiveServer, alice: httpx.Client, change: dict[str, Any]
+) -> None:
+    message_id = alice.post(f"{server.url}/1001", json=single_body()).json()["message_id"]
+    url = f"{server.url}/_mock/messages/{message_id}"
+    assert httpx.post(f"{url}/transition", json={"status": "delivered"}).status_code == 200
+    before = httpx.get(url).json()
+    response = settled(server, httpx.post(f"{url}/transition", json=change, timeout=30))
+    field = "clicks" if "clicks" in change else "code"
+    assert field in assert_error(response, 400, INVALID)
+    assert httpx.get(url).json() == before
+    assert alice.get(f"/api/dr/{message_id}/simple").status_code == 200
 
 
 def test_an_error_text_quoting_a_lone_surrogate_still_encodes() -> None:

@@ -23,7 +23,7 @@ from mock_hyber.callbacks.outbox import delivery_view
 from mock_hyber.engine.clock import MAX_ADVANCE, MAX_SPEED, ClockError
 from mock_hyber.engine.evaluate import message_at
 from mock_hyber.engine.force import TransitionError, forced_script
-from mock_hyber.engine.rules import ScenarioFile, parse_scenarios
+from mock_hyber.engine.rules import MAX_CLICKS, MAX_CODE, ScenarioFile, parse_scenarios
 from mock_hyber.errors import HyberError
 from mock_hyber.loops.collector import thaw
 from mock_hyber.model import Message
@@ -476,8 +476,10 @@ class Transition(BaseModel):
 
     status: Literal["delivered", "failed", "expired", "seen", "clicked"]
     channel: Literal["push", "viber", "sms", "whatsapp"] | None = None
-    code: int | None = Field(None, description="hyber_status to report instead of the default")
-    clicks: int = Field(1, ge=1)
+    code: int | None = Field(
+        None, ge=0, le=MAX_CODE, description="hyber_status to report instead of the default"
+    )
+    clicks: int = Field(1, ge=1, le=MAX_CLICKS)
 
 
 @router.post(

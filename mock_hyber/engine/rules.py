@@ -21,6 +21,8 @@ from mock_hyber.engine.plan import LegPlan
 from mock_hyber.model import CHANNEL_NAMES
 
 MAX_DELAY = 604800.0  # 7 days: keeps every planned moment within the script's 49-day range
+MAX_CODE = 2**32 - 1  # a moment's code is a uint32 in the message's script
+MAX_CLICKS = 1_000_000
 
 
 def _ms(seconds: float) -> int:
@@ -36,9 +38,9 @@ class LegSpec(BaseModel):
     outcome: Literal["delivered", "failed", "expired", "late"]
     after: float = Field(1.0, ge=0, le=MAX_DELAY)
     event: str | None = Field(None, description="catalogue event, e.g. failed_absent")
-    code: int | None = Field(None, description="explicit hyber_status to report")
+    code: int | None = Field(None, ge=0, le=MAX_CODE, description="explicit hyber_status to report")
     seen_after: float | None = Field(None, ge=0, le=MAX_DELAY)
-    clicks: int = Field(0, ge=0, le=1_000_000)
+    clicks: int = Field(0, ge=0, le=MAX_CLICKS)
     clicks_after: float = Field(10.0, ge=0, le=MAX_DELAY)
 
     def to_leg(self) -> LegPlan:
