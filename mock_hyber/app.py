@@ -11,9 +11,10 @@ from fastapi import FastAPI
 from mock_hyber.api import control, control_fidelity, control_settings, reports, sending
 from mock_hyber.api import metrics as metrics_route
 from mock_hyber.api.dispatch import ProviderTable
+from mock_hyber.api.docs import install_docs
 from mock_hyber.api.errors import install_error_handlers
 from mock_hyber.api.middleware import Gateway
-from mock_hyber.api.openapi import install_openapi
+from mock_hyber.api.openapi import install_openapi, operation_id
 from mock_hyber.config import Settings
 from mock_hyber.loops import Loops
 from mock_hyber.metrics import Metrics
@@ -68,6 +69,9 @@ def create_app(
         version=_version(),
         description="A stateful simulator of the GMS Hyber JSON V2 messaging API.",
         lifespan=lifespan,
+        docs_url=None,  # served from packaged assets by install_docs
+        redoc_url=None,
+        generate_unique_id_function=operation_id,
     )
     app.state.settings = settings
     app.state.callback_transport = callback_transport
@@ -97,6 +101,7 @@ def create_app(
     app.include_router(reports.router)
     app.include_router(metrics_route.router)
     install_openapi(app)
+    install_docs(app)
     return app
 
 

@@ -47,4 +47,6 @@ class HyberError(Exception):
             return self
 
     def body(self) -> dict[str, object]:
-        return {"error_code": self.code, "error_text": self.text}
+        # The text may quote the input; a lone surrogate in it would make the body unencodable.
+        text = self.text.encode("utf-8", "replace").decode("utf-8")
+        return {"error_code": self.code, "error_text": text}

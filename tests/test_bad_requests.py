@@ -16,6 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mock_hyber.codes import load_catalogue
+from mock_hyber.errors import HyberError
 from mock_hyber.testing.server import LiveServer
 from tests.bodies import (
     ERROR_KEYS,
@@ -635,6 +636,204 @@ CASES = [
     ),
 ]
 
+# -- the control plane (/_mock/...): documented ranges, 4xx, and nothing changed -------------
+
+JOB_NOT_FOUND = 11008
+MESSAGE_NOT_FOUND = 11009
+
+
+@dataclass(frozen=True)
+class ControlCase:
+    id: str
+    method: str
+    path: str  # under /_mock, with its query
+    status: int
+    code: int
+    names: str | None = None  # must be part of error_text
+    body: Any = None  # sent as JSON when not None
+    raw: bytes | None = None
+
+
+def clock(id: str, body: Any, names: str | None, path: str = "/clock") -> ControlCase:
+    return ControlCase(f"clock_{id}", "POST", path, 400, INVALID, names, body=body)
+
+
+def faults(id: str, body: Any, names: str | None = None) -> ControlCase:
+    return ControlCase(f"faults_{id}", "PUT", "/faults", 400, INVALID, names, body=body)
+
+
+def scenarios(id: str, raw: str, names: str | None = None) -> ControlCase:
+    return ControlCase(
+        f"scenarios_{id}", "PUT", "/scenarios", 400, INVALID, names, raw=raw.encode()
+    )
+
+
+def messages(id: str, query: str, names: str) -> ControlCase:
+    return ControlCase(f"messages_{id}", "GET", f"/messages?{query}", 400, INVALID, names)
+
+
+def inbound(id: str, body: Any, status: int = 400, code: int = INVALID) -> ControlCase:
+    return ControlCase(f"inbound_{id}", "POST", "/inbound", status, code, body=body)
+
+
+ADVANCE = "/clock/advance"
+CONTROL_CASES = [
+    # -- clock: speed, frozen, advance and the settle timeout have documented ranges -------
+    clock("speed_zero", {"speed": 0}, "speed"),
+    clock("speed_negative", {"speed": -1}, "speed"),
+    clock("speed_1e308", {"speed": 1e308}, "speed"),
+    clock("speed_above_max", {"speed": 1_000_001}, "speed"),
+    clock("speed_a_string", {"speed": "fast"}, "speed"),
+    clock("frozen_not_a_bool", {"frozen": "maybe"}, "frozen"),
+    clock("frozen_a_number", {"frozen": 1}, "frozen"),
+    clock("speed_a_numeric_string", {"speed": "2"}, "speed"),
+    clock("wait_callbacks_a_number", {"wait_callbacks": 0}, "wait_callbacks", ADVANCE),
+    clock("unknown_key", {"sped": 2}, "sped"),
+    clock("timeout_zero", {"wait_callbacks": True, "timeout": 0}, "timeout"),
+    clock("timeout_above_300", {"wait_callbacks": True, "timeout": 301}, "timeout"),
+    clock("advance_negative", {"seconds": -1}, "seconds", ADVANCE),
+    clock("advance_1e15", {"seconds": 1e15}, "seconds", ADVANCE),
+    clock("advance_above_100_years", {"seconds": 3_153_600_001}, "seconds", ADVANCE),
+    clock("advance_a_string", {"seconds": "soon"}, "seconds", ADVANCE),
+    clock("freeze_with_speed_zero", {"speed": 0}, "speed", "/clock/freeze"),
+    ControlCase("clock_advance_missing_seconds", "POST", ADVANCE, 400, MISSING, "seconds", body={}),
+    ControlCase("clock_body_an_array", "POST", "/clock", 400, INVALID, "JSON object", body=[]),
+    ControlCase("clock_malformed_json", "POST", "/clock", 400, MALFORMED_JSON, raw=b'{"speed":'),
+    ControlCase("clock_nan", "POST", ADVANCE, 400, MALFORMED_JSON, raw=b'{"seconds": NaN}'),
+    ControlCase("clock_unknown_account", "POST", "/clock?client_id=9999", 404, NOT_FOUND, "9999"),
+    ControlCase(
+        "clock_unknown_account_in_body",
+        "POST",
+        "/clock/resume",
+        404,
+        NOT_FOUND,
+        "9999",
+        body={"client_id": "9999"},
+    ),
+    ControlCase("clock_get_unknown_account", "GET", "/clock?client_id=x", 404, NOT_FOUND),
+    ControlCase("reset_unknown_account", "POST", "/reset?client_id=9999", 404, NOT_FOUND),
+    # -- long-polls and listings -----------------------------------------------------------
+    messages("min_count_zero", "wait=1&min_count=0", "min_count"),
+    messages("min_count_above_cap", "wait=1&min_count=1000001", "min_count"),
+    messages("min_count_a_word", "min_count=many", "min_count"),
+    messages("wait_negative", "wait=-1", "wait"),
+    messages("wait_above_300", "wait=301", "wait"),
+    messages("wait_a_word", "wait=soon", "wait"),
+    messages("limit_negative", "limit=-1", "limit"),
+    messages("limit_above_cap", "limit=100001", "limit"),
+    messages("unknown_status", "status=lost", "status"),
+    messages("unknown_channel", "channel=telegram", "channel"),
+    ControlCase("jobs_limit_negative", "GET", "/jobs?limit=-1", 400, INVALID, "limit"),
+    ControlCase("jobs_unknown", "GET", "/jobs/no-such-job", 404, JOB_NOT_FOUND, "no-such-job"),
+    ControlCase("message_unknown", "GET", "/messages/nope", 404, MESSAGE_NOT_FOUND, "nope"),
+    ControlCase("callbacks_unknown_status", "GET", "/callbacks?status=lost", 400, INVALID),
+    ControlCase("callbacks_unknown_kind", "GET", "/callbacks?kind=sms", 400, INVALID, "kind"),
+    ControlCase("callbacks_limit_negative", "GET", "/callbacks?limit=-1", 400, INVALID, "limit"),
+    ControlCase(
+        "redeliver_id_not_a_number", "POST", "/callbacks/abc/redeliver", 400, INVALID, "delivery_id"
+    ),
+    ControlCase("redeliver_unknown", "POST", "/callbacks/999999/redeliver", 404, NOT_FOUND),
+    # -- faults ----------------------------------------------------------------------------
+    faults("api_not_a_list", {"api": {"status": 500}}, "api"),
+    faults("api_fault_doing_nothing", {"api": [{"endpoint": "batch"}]}, "status, drop or latency"),
+    faults("api_status_399", {"api": [{"status": 399}]}, "status"),
+    faults("api_status_600", {"api": [{"status": 600}]}, "status"),
+    faults("api_latency_61", {"api": [{"latency": 61}]}, "latency"),
+    faults("api_probability_1_5", {"api": [{"status": 503, "probability": 1.5}]}, "probability"),
+    faults("api_count_zero", {"api": [{"status": 503, "count": 0}]}, "count"),
+    faults("api_unknown_endpoint", {"api": [{"status": 503, "endpoint": "sms"}]}, "endpoint"),
+    faults("api_unknown_key", {"api": [{"status": 503, "when": "always"}]}, "when"),
+    faults("callbacks_drop_2", {"callbacks": {"drop": 2}}, "drop"),
+    faults("callbacks_delay_negative", {"callbacks": {"delay": {"seconds": -1}}}, "seconds"),
+    faults("callbacks_reorder_probability", {"callbacks": {"reorder": {"probability": -0.1}}}),
+    faults("unknown_key", {"latency": 1}, "latency"),
+    ControlCase("faults_unknown_account", "PUT", "/faults?client_id=9999", 404, NOT_FOUND, body={}),
+    # -- scenarios -------------------------------------------------------------------------
+    scenarios("yaml_syntax", "rules: [\n", "scenarios"),
+    scenarios("unknown_outcome", '{"rules": [{"otherwise": {"outcome": "lost"}}]}', "outcome"),
+    scenarios("bad_regex", '{"rules": [{"match": {"phone": "("}}]}', "regular expression"),
+    scenarios("unknown_channel", '{"rules": [{"channels": {"telegram": {"outcome": "failed"}}}]}'),
+    scenarios("after_negative", '{"rules": [{"otherwise": {"outcome": "failed", "after": -1}}]}'),
+    scenarios("after_above_7_days", "rules: [{otherwise: {outcome: failed, after: 604801}}]"),
+    scenarios("unknown_key", '{"rulez": []}', "rulez"),
+    scenarios("code_negative", '{"rules": [{"otherwise": {"outcome": "failed", "code": -1}}]}'),
+    scenarios("code_above_uint32", "rules: [{otherwise: {outcome: failed, code: 4294967296}}]"),
+    scenarios("a_number", "42", "scenarios"),
+    scenarios("surrogate_in_a_rule_name", '{"rules": [{"name": "\\ud801"}]}', "UTF-8"),
+    scenarios("surrogate_in_a_profile_key", '{"profile": {"\\udc00": null}}', "UTF-8"),
+    # -- transitions and inbound -----------------------------------------------------------
+    ControlCase(
+        "transition_unknown_status",
+        "POST",
+        "/messages/nope/transition",
+        400,
+        INVALID,
+        "status",
+        body={"status": "lost"},
+    ),
+    ControlCase(
+        "transition_clicks_zero",
+        "POST",
+        "/messages/nope/transition",
+        400,
+        INVALID,
+        "clicks",
+        body={"status": "clicked", "clicks": 0},
+    ),
+    ControlCase(
+        "transition_code_a_string",
+        "POST",
+        "/messages/nope/transition",
+        400,
+        INVALID,
+        "code",
+        body={"status": "failed", "code": "35015"},
+    ),
+    ControlCase(
+        "transition_unknown_message",
+        "POST",
+        "/messages/nope/transition",
+        404,
+        MESSAGE_NOT_FOUND,
+        body={"status": "delivered"},
+    ),
+    inbound("neither_message_nor_phone", {"text": "hi"}),
+    inbound("channel_sms", {"phone": "380961111111", "channel": "sms"}),
+    inbound("unknown_key", {"phone": "380961111111", "mood": "happy"}),
+    inbound("unknown_account", {"phone": "380961111111", "client_id": "9999"}, 404, NOT_FOUND),
+    inbound("unknown_message", {"message_id": "nope"}, 404, MESSAGE_NOT_FOUND),
+]
+
+
+def _observable(server: LiveServer, http: httpx.Client) -> list[Any]:
+    """What a refused control call must leave as it was."""
+    return [
+        http.get(f"{server.url}/_mock/{path}").json()
+        for path in ("clock", "faults", "scenarios", "callbacks?body=false", "jobs")
+    ]
+
+
+@pytest.mark.parametrize("case", CONTROL_CASES, ids=[case.id for case in CONTROL_CASES])
+def test_bad_control_request(server: LiveServer, http: httpx.Client, case: ControlCase) -> None:
+    before = _observable(server, http)
+    content = case.raw if case.raw is not None else json.dumps(case.body).encode()
+    if case.body is None and case.raw is None:
+        content = b""
+    response = settled(
+        server,
+        http.request(
+            case.method,
+            f"{server.url}/_mock{case.path}",
+            content=content,
+            headers={"Content-Type": "application/json"},
+        ),
+    )
+    text = assert_error(response, case.status, case.code)
+    if case.names is not None:
+        assert case.names in text, text
+    assert _observable(server, http) == before
+
+
 PHONE_CASES = {
     "too_short": 3809611,
     "plus": "+380961111111",
@@ -700,8 +899,14 @@ def test_the_error_codes_match_the_catalogue() -> None:
 
 
 def test_there_are_enough_distinct_bad_requests() -> None:
-    assert len(CASES) >= 35
-    assert len({case.id for case in CASES}) == len(CASES)
+    """The catalogue cannot shrink silently: at least 100 bad requests, each expecting its
+    documented 4xx and the Hyber error body."""
+    assert len(CASES) >= 100
+    assert len(CONTROL_CASES) >= 60
+    assert len(CASES) + len(CONTROL_CASES) + len(PHONE_CASES) >= 170
+    ids = [case.id for case in CASES] + [case.id for case in CONTROL_CASES]
+    assert len(set(ids)) == len(ids)
+    assert all(400 <= case.status < 500 for case in [*CASES, *CONTROL_CASES])
 
 
 @pytest.mark.parametrize("case", CASES, ids=[case.id for case in CASES])
@@ -947,3 +1152,35 @@ def test_a_deliverable_callback_url_is_accepted(server: LiveServer, url: str) ->
     case = Case("ok", 200, 0, body=batch(("callback_url", url)))
     response = post(server, case)
     assert response.status_code == 200, response.text
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"status": "clicked", "clicks": 304250263527209},
+        {"status": "clicked", "clicks": 1_000_001},
+        {"status": "seen", "code": -1},
+        {"status": "seen", "code": 2**32},
+    ],
+    ids=["clicks_huge", "clicks_above_max", "code_negative", "code_above_uint32"],
+)
+def test_a_transition_out_of_range_is_refused_and_the_message_stays_readable(
+    server: LiveServer, alice: httpx.Client, change: dict[str, Any]
+) -> None:
+    message_id = alice.post(f"{server.url}/1001", json=single_body()).json()["message_id"]
+    url = f"{server.url}/_mock/messages/{message_id}"
+    assert httpx.post(f"{url}/transition", json={"status": "delivered"}).status_code == 200
+    before = httpx.get(url).json()
+    response = settled(server, httpx.post(f"{url}/transition", json=change, timeout=30))
+    field = "clicks" if "clicks" in change else "code"
+    assert field in assert_error(response, 400, INVALID)
+    assert httpx.get(url).json() == before
+    assert alice.get(f"/api/dr/{message_id}/simple").status_code == 200
+
+
+def test_an_error_text_quoting_a_lone_surrogate_still_encodes() -> None:
+    from mock_hyber.api.errors import error_response
+
+    response = error_response(HyberError.named("invalid_parameter", "name: \ud801"))
+    assert response.status_code == 400
+    assert json.loads(response.body)["error_text"] == "Invalid parameter value: name: ?"

@@ -15,6 +15,7 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from mock_hyber.api.deps import backend_of
+from mock_hyber.api.openapi import errors, request_body
 from mock_hyber.api.responses import OrjsonResponse
 from mock_hyber.api_faults import ApiFault
 from mock_hyber.callbacks.faults import CallbackFaults
@@ -22,11 +23,27 @@ from mock_hyber.callbacks.outbox import delivery_view
 from mock_hyber.engine.clock import MAX_ADVANCE, MAX_SPEED, ClockError
 from mock_hyber.engine.evaluate import message_at
 from mock_hyber.engine.force import TransitionError, forced_script
-from mock_hyber.engine.rules import parse_scenarios
+from mock_hyber.engine.rules import MAX_CLICKS, MAX_CODE, ScenarioFile, parse_scenarios
 from mock_hyber.errors import HyberError
 from mock_hyber.loops.collector import thaw
 from mock_hyber.model import Message
 from mock_hyber.reports import view_of
+from mock_hyber.schemas.control import (
+    CallbacksResponse,
+    ClocksResponse,
+    CodesResponse,
+    DeliveryView,
+    DestinationsResponse,
+    FaultsResponse,
+    HealthResponse,
+    JobDetail,
+    JobsResponse,
+    MagicResponse,
+    MessagesResponse,
+    MessageView,
+    ResetResponse,
+    ScenariosResponse,
+)
 from mock_hyber.service.destinations import destination_summaries
 from mock_hyber.service.inbound import InboundRequest, simulate_reply
 from mock_hyber.service.inspect import (
@@ -90,7 +107,8 @@ def _validated(model: type[Model], data: Any) -> Model:
 
 
 class ClockChange(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # strict: a body the description calls invalid ("2" for a number, 0 for a bool) is refused
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     client_id: str | None = None
     seconds: float | None = Field(None, ge=0, le=MAX_ADVANCE)
@@ -98,6 +116,13 @@ class ClockChange(BaseModel):
     frozen: bool | None = None
     wait_callbacks: bool = Field(False, description="answer once due callbacks were tried")
     timeout: float = Field(10.0, gt=0, le=300)
+
+
+class ClockAdvance(ClockChange):
+    """The body of POST /_mock/clock/advance (described; ClockChange validates it, and the
+    endpoint requires `seconds`)."""
+
+    seconds: float = Field(..., ge=0, le=MAX_ADVANCE)  # type: ignore[assignment]
 
 
 async def _clock_change(
@@ -124,7 +149,12 @@ async def _after_clock_change(
 # -- health, magic, codes -------------------------------------------------------------------
 
 
-@router.get("/health", summary="Liveness and readiness")
+@router.get(
+    "/health",
+    summary="Liveness and readiness",
+    response_model=HealthResponse,
+    responses={503: {"model": HealthResponse, "description": "A background loop stopped"}},
+)
 async def health(request: Request) -> OrjsonResponse:
     backend = backend_of(request)
     loops = getattr(request.app.state, "loops", None)
@@ -141,7 +171,11 @@ async def health(request: Request) -> OrjsonResponse:
     return OrjsonResponse(body, status_code=503 if dead else 200)
 
 
-@router.get("/magic", summary="The magic phone numbers and what each one does")
+@router.get(
+    "/magic",
+    summary="The magic phone numbers and what each one does",
+    response_model=MagicResponse,
+)
 async def magic(request: Request) -> OrjsonResponse:
     numbers = backend_of(request).magic
     return OrjsonResponse(
@@ -149,7 +183,7 @@ async def magic(request: Request) -> OrjsonResponse:
     )
 
 
-@router.get("/codes", summary="The code catalogue in use")
+@router.get("/codes", summary="The code catalogue in use", response_model=CodesResponse)
 async def codes(request: Request) -> OrjsonResponse:
     return OrjsonResponse(backend_of(request).catalogue.as_dict())
 
@@ -157,7 +191,11 @@ async def codes(request: Request) -> OrjsonResponse:
 # -- reset ------------------------------------------------------------------------------------
 
 
-@router.post("/reset", summary="Wipe one account (?client_id=) or every account")
+@router.post(
+    "/reset",
+    summary="Wipe one account (?client_id=) or every account",
+    response_model=ResetResponse,
+)
 async def reset(request: Request, client_id: str | None = None) -> OrjsonResponse:
     backend = backend_of(request)
     accounts = _accounts(backend, client_id)
@@ -173,12 +211,21 @@ async def reset(request: Request, client_id: str | None = None) -> OrjsonRespons
 # -- clock ------------------------------------------------------------------------------------
 
 
-@router.get("/clock", summary="The virtual clock of each account (or ?client_id=)")
+@router.get(
+    "/clock",
+    summary="The virtual clock of each account (or ?client_id=)",
+    response_model=ClocksResponse,
+)
 async def get_clock(request: Request, client_id: str | None = None) -> OrjsonResponse:
     return _clocks(_accounts(backend_of(request), client_id))
 
 
-@router.post("/clock", summary="Set speed and/or frozen: {speed, frozen, client_id}")
+@router.post(
+    "/clock",
+    summary="Set speed and/or frozen: {speed, frozen, client_id}",
+    response_model=ClocksResponse,
+    openapi_extra=request_body(ClockChange, required=False),
+)
 async def set_clock(request: Request, client_id: str | None = None) -> OrjsonResponse:
     change, accounts = await _clock_change(request, client_id)
     for account in accounts:
@@ -194,6 +241,8 @@ async def set_clock(request: Request, client_id: str | None = None) -> OrjsonRes
 @router.post(
     "/clock/advance",
     summary="Move virtual time forward {seconds} and run every event due by then",
+    response_model=ClocksResponse,
+    openapi_extra=request_body(ClockAdvance, example={"seconds": 60}),
 )
 async def advance_clock(request: Request, client_id: str | None = None) -> OrjsonResponse:
     change, accounts = await _clock_change(request, client_id)
@@ -209,7 +258,12 @@ async def advance_clock(request: Request, client_id: str | None = None) -> Orjso
     return await _after_clock_change(request, change, accounts)
 
 
-@router.post("/clock/freeze", summary="Stop virtual time (events wait for an advance)")
+@router.post(
+    "/clock/freeze",
+    summary="Stop virtual time (events wait for an advance)",
+    response_model=ClocksResponse,
+    openapi_extra=request_body(ClockChange, required=False),
+)
 async def freeze_clock(request: Request, client_id: str | None = None) -> OrjsonResponse:
     change, accounts = await _clock_change(request, client_id)
     for account in accounts:
@@ -217,7 +271,12 @@ async def freeze_clock(request: Request, client_id: str | None = None) -> Orjson
     return await _after_clock_change(request, change, accounts)
 
 
-@router.post("/clock/resume", summary="Let virtual time run again at its speed")
+@router.post(
+    "/clock/resume",
+    summary="Let virtual time run again at its speed",
+    response_model=ClocksResponse,
+    openapi_extra=request_body(ClockChange, required=False),
+)
 async def resume_clock(request: Request, client_id: str | None = None) -> OrjsonResponse:
     change, accounts = await _clock_change(request, client_id)
     for account in accounts:
@@ -228,7 +287,11 @@ async def resume_clock(request: Request, client_id: str | None = None) -> Orjson
 # -- scenarios --------------------------------------------------------------------------------
 
 
-@router.get("/scenarios", summary="Scenario rules and random profile in force")
+@router.get(
+    "/scenarios",
+    summary="Scenario rules and random profile in force",
+    response_model=ScenariosResponse,
+)
 async def get_scenarios(request: Request, client_id: str | None = None) -> OrjsonResponse:
     accounts = _accounts(backend_of(request), client_id)
     return OrjsonResponse(
@@ -239,6 +302,24 @@ async def get_scenarios(request: Request, client_id: str | None = None) -> Orjso
 @router.put(
     "/scenarios",
     summary="Replace the scenario rules (YAML or JSON) for messages accepted from now on",
+    description=(
+        "The body is a scenario file in JSON or YAML, whatever its Content-Type (a bare list"
+        " is taken as its rules). An empty body clears the rules."
+    ),
+    response_model=ScenariosResponse,
+    openapi_extra=request_body(
+        ScenarioFile,
+        required=False,
+        example={
+            "rules": [
+                {
+                    "name": "slow-sms",
+                    "match": {"phone": "38096.*"},
+                    "channels": {"sms": {"outcome": "delivered", "after": 30}},
+                }
+            ]
+        },
+    ),
 )
 async def put_scenarios(request: Request, client_id: str | None = None) -> OrjsonResponse:
     accounts = _accounts(backend_of(request), client_id)
@@ -268,7 +349,11 @@ def _find_message(backend: Backend, message_id: str) -> tuple[AccountState, Mess
     raise HyberError.named("message_not_found", message_id)
 
 
-@router.get("/jobs", summary="Jobs, newest last, with message counts by state")
+@router.get(
+    "/jobs",
+    summary="Jobs, newest last, with message counts by state",
+    response_model=JobsResponse,
+)
 async def list_jobs(
     request: Request,
     client_id: str | None = None,
@@ -289,7 +374,7 @@ async def list_jobs(
     )
 
 
-@router.get("/jobs/{job_id}", summary="One job with its messages")
+@router.get("/jobs/{job_id}", summary="One job with its messages", response_model=JobDetail)
 async def get_job(request: Request, job_id: str) -> OrjsonResponse:
     for account in backend_of(request).accounts.values():
         job = account.store.job(job_id)
@@ -342,6 +427,8 @@ async def _wait_for_matches(
 @router.get(
     "/messages",
     summary="Messages matching the filters; with wait=, answer as soon as enough match",
+    response_model=MessagesResponse,
+    responses=errors(429),
 )
 async def list_messages(
     request: Request,
@@ -376,24 +463,33 @@ async def list_messages(
     )
 
 
-@router.get("/messages/{message_id}", summary="One message: state, reports and planned life")
+@router.get(
+    "/messages/{message_id}",
+    summary="One message: state, reports and planned life",
+    response_model=MessageView,
+)
 async def get_message(request: Request, message_id: str) -> OrjsonResponse:
     account, message = _find_message(backend_of(request), message_id)
     return OrjsonResponse(message_view(message, account.reports()))
 
 
 class Transition(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     status: Literal["delivered", "failed", "expired", "seen", "clicked"]
     channel: Literal["push", "viber", "sms", "whatsapp"] | None = None
-    code: int | None = Field(None, description="hyber_status to report instead of the default")
-    clicks: int = Field(1, ge=1)
+    code: int | None = Field(
+        None, ge=0, le=MAX_CODE, description="hyber_status to report instead of the default"
+    )
+    clicks: int = Field(1, ge=1, le=MAX_CLICKS)
 
 
 @router.post(
     "/messages/{message_id}/transition",
     summary="Force a status now: delivered, failed, expired (final), seen or clicked",
+    response_model=MessageView,
+    responses=errors(409),
+    openapi_extra=request_body(Transition, example={"status": "delivered"}),
 )
 async def transition(request: Request, message_id: str) -> OrjsonResponse:
     change = _validated(Transition, await _json_object(request))
@@ -422,7 +518,11 @@ async def transition(request: Request, message_id: str) -> OrjsonResponse:
 # -- callbacks, faults, inbound ---------------------------------------------------------------
 
 
-@router.get("/callbacks", summary="Callback deliveries and their attempts, oldest first")
+@router.get(
+    "/callbacks",
+    summary="Callback deliveries and their attempts, oldest first",
+    response_model=CallbacksResponse,
+)
 async def list_callbacks(
     request: Request,
     client_id: str | None = None,
@@ -447,6 +547,7 @@ async def list_callbacks(
 @router.get(
     "/callbacks/destinations",
     summary="Each callback destination: pending, delivered and failed counts, last error, breaker",
+    response_model=DestinationsResponse,
 )
 async def list_callback_destinations(
     request: Request, client_id: str | None = None
@@ -455,7 +556,11 @@ async def list_callback_destinations(
     return OrjsonResponse({"destinations": await destination_summaries(accounts)})
 
 
-@router.post("/callbacks/{delivery_id}/redeliver", summary="Send a callback again, now")
+@router.post(
+    "/callbacks/{delivery_id}/redeliver",
+    summary="Send a callback again, now",
+    response_model=DeliveryView,
+)
 async def redeliver_callback(request: Request, delivery_id: int) -> OrjsonResponse:
     for account in backend_of(request).accounts.values():
         delivery = account.outbox.deliveries.get(delivery_id)
@@ -483,7 +588,7 @@ def _faults(accounts: list[AccountState]) -> OrjsonResponse:
     )
 
 
-@router.get("/faults", summary="Faults in force, per account")
+@router.get("/faults", summary="Faults in force, per account", response_model=FaultsResponse)
 async def get_faults(request: Request, client_id: str | None = None) -> OrjsonResponse:
     return _faults(_accounts(backend_of(request), client_id))
 
@@ -491,6 +596,12 @@ async def get_faults(request: Request, client_id: str | None = None) -> OrjsonRe
 @router.put(
     "/faults",
     summary="Replace the API and callback faults of one account (?client_id=) or all",
+    response_model=FaultsResponse,
+    openapi_extra=request_body(
+        FaultsUpdate,
+        required=False,
+        example={"api": [{"endpoint": "batch", "status": 503, "count": 1}]},
+    ),
 )
 async def put_faults(request: Request, client_id: str | None = None) -> OrjsonResponse:
     update = _validated(FaultsUpdate, await _json_object(request))
@@ -501,7 +612,16 @@ async def put_faults(request: Request, client_id: str | None = None) -> OrjsonRe
     return _faults(accounts)
 
 
-@router.post("/inbound", summary="Simulate a user reply (2-way), POSTed to the inbound URL")
+@router.post(
+    "/inbound",
+    summary="Simulate a user reply (2-way), POSTed to the inbound URL",
+    status_code=202,
+    response_model=DeliveryView,
+    responses=errors(404),
+    openapi_extra=request_body(
+        InboundRequest, example={"phone": "380961111111", "channel": "viber", "text": "Yes"}
+    ),
+)
 async def inbound(request: Request) -> OrjsonResponse:
     reply = _validated(InboundRequest, await _json_object(request))
     backend = backend_of(request)

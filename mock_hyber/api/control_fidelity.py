@@ -11,12 +11,18 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from mock_hyber.api.control import _accounts
 from mock_hyber.api.deps import backend_of
+from mock_hyber.api.openapi import errors, request_body
 from mock_hyber.api.responses import OrjsonResponse
 from mock_hyber.config import ViberTemplateSetting
 from mock_hyber.engine.clock import iso_ms as iso
 from mock_hyber.engine.planner import SESSION_MS
 from mock_hyber.engine.viber_templates import ViberTemplates
 from mock_hyber.errors import HyberError
+from mock_hyber.schemas.control import (
+    ViberTemplatesResponse,
+    ViberTemplatesUpdate,
+    WhatsAppSessionsResponse,
+)
 from mock_hyber.service.phones import normalize_phone
 
 router = APIRouter(prefix="/_mock", tags=["control"])
@@ -27,7 +33,11 @@ def _templates_view(accounts: list[Any]) -> dict[str, Any]:
     return {"viber_templates": {a.client_id: a.viber_templates.describe() for a in accounts}}
 
 
-@router.get("/viber-templates", summary="Each account's registered Viber templates")
+@router.get(
+    "/viber-templates",
+    summary="Each account's registered Viber templates",
+    response_model=ViberTemplatesResponse,
+)
 async def get_viber_templates(request: Request, client_id: str | None = None) -> OrjsonResponse:
     return OrjsonResponse(_templates_view(_accounts(backend_of(request), client_id)))
 
@@ -35,6 +45,11 @@ async def get_viber_templates(request: Request, client_id: str | None = None) ->
 @router.put(
     "/viber-templates",
     summary="Replace the Viber template registry, for messages accepted from now on",
+    response_model=ViberTemplatesResponse,
+    openapi_extra=request_body(
+        ViberTemplatesUpdate,
+        example={"templates": [{"id": 42, "text": "Your code is {{code}}"}]},
+    ),
 )
 async def put_viber_templates(request: Request, client_id: str | None = None) -> OrjsonResponse:
     accounts = _accounts(backend_of(request), client_id)
@@ -87,7 +102,11 @@ def _sessions_view(accounts: list[Any]) -> dict[str, Any]:
     }
 
 
-@router.get("/whatsapp-sessions", summary="Each account's WhatsApp sessions (24 h windows)")
+@router.get(
+    "/whatsapp-sessions",
+    summary="Each account's WhatsApp sessions (24 h windows)",
+    response_model=WhatsAppSessionsResponse,
+)
 async def get_whatsapp_sessions(request: Request, client_id: str | None = None) -> OrjsonResponse:
     return OrjsonResponse(_sessions_view(_accounts(backend_of(request), client_id)))
 
@@ -95,6 +114,9 @@ async def get_whatsapp_sessions(request: Request, client_id: str | None = None) 
 @router.post(
     "/whatsapp-sessions",
     summary="Open a WhatsApp session now, as if the user had written (no reply is posted)",
+    response_model=WhatsAppSessionsResponse,
+    responses=errors(404),
+    openapi_extra=request_body(SessionRequest, example={"phone": "380961111111"}),
 )
 async def open_whatsapp_session(request: Request) -> OrjsonResponse:
     try:

@@ -6,32 +6,29 @@ ones), change with PATCH, and come back to the start-up values with `POST /_mock
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Request
 
 from mock_hyber.api.control import _accounts, _json_object, _validated
 from mock_hyber.api.deps import backend_of
+from mock_hyber.api.openapi import request_body
 from mock_hyber.api.responses import OrjsonResponse
 from mock_hyber.config import AccountOptions
+from mock_hyber.schemas.control import AccountSettingsResponse
 from mock_hyber.service.validation import check_callback_url
 from mock_hyber.state import AccountState
 
 router = APIRouter(prefix="/_mock", tags=["control"])
-
-_PATCH_BODY: dict[str, Any] = {
-    "requestBody": {
-        "required": True,
-        "content": {"application/json": {"schema": AccountOptions.model_json_schema()}},
-    }
-}
 
 
 def _settings(accounts: list[AccountState]) -> OrjsonResponse:
     return OrjsonResponse({"settings": {a.client_id: a.options() for a in accounts}})
 
 
-@router.get("/settings", summary="The callback settings in force, per account (or ?client_id=)")
+@router.get(
+    "/settings",
+    summary="The callback settings in force, per account (or ?client_id=)",
+    response_model=AccountSettingsResponse,
+)
 async def get_settings(request: Request, client_id: str | None = None) -> OrjsonResponse:
     return _settings(_accounts(backend_of(request), client_id))
 
@@ -39,7 +36,8 @@ async def get_settings(request: Request, client_id: str | None = None) -> Orjson
 @router.patch(
     "/settings",
     summary="Change callback settings of one account (?client_id=) or all, from now on",
-    openapi_extra=_PATCH_BODY,
+    response_model=AccountSettingsResponse,
+    openapi_extra=request_body(AccountOptions, example={"callback_mode": "batched"}),
 )
 async def patch_settings(request: Request, client_id: str | None = None) -> OrjsonResponse:
     # Everything is checked before anything changes: a refusal leaves every account as it was.

@@ -9,7 +9,9 @@ from typing import Any
 
 import orjson
 from fastapi import Request
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from mock_hyber.api.errors import allowed_methods
 from mock_hyber.errors import HyberError
 from mock_hyber.state import AccountState, Backend
 
@@ -36,6 +38,8 @@ def _credentials(header: str | None) -> tuple[str, str] | None:
 async def authenticated_account(client_id: str, request: Request) -> AccountState:
     """The account of the path's client_id, if the Basic credentials are that account's."""
     if not client_id.isdigit():
+        if allowed_methods(request):  # e.g. POST /metrics: a known path, another method
+            raise StarletteHTTPException(405)
         raise HyberError.named("not_found", f"no such path: {request.url.path}")
     account = backend_of(request).account(client_id)
     credentials = _credentials(request.headers.get("authorization"))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -62,7 +63,24 @@ async def _http(request: Request, exc: Exception) -> Response:
     response = error_response(error)
     if exc.headers:
         response.headers.update(exc.headers)
+    if exc.status_code == 405:
+        allowed = allowed_methods(request)
+        if allowed:
+            response.headers["Allow"] = allowed
     return response
+
+
+def allowed_methods(request: Request) -> str:
+    """Every method the OpenAPI description lists for this path (provider templates aside:
+    /{client_id} would match any control path). Starlette's own Allow names only the first
+    route that matched: `GET` for /_mock/clock, which also takes POST."""
+    methods: set[str] = set()
+    for template, operations in request.app.openapi()["paths"].items():
+        if template.startswith("/{client_id}"):
+            continue
+        if re.fullmatch(re.sub(r"\{[^}]+\}", "[^/]+", template), request.url.path):
+            methods.update(method.upper() for method in operations)
+    return ", ".join(sorted(methods))
 
 
 async def _validation(_: Request, exc: Exception) -> Response:

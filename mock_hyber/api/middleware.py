@@ -120,7 +120,7 @@ class Gateway:
 
     async def _handle(self, scope: Any, receive: Any, send: Any) -> None:
         method, path = scope["method"], scope["path"]
-        if self.token is not None and _guarded(path) and not self._admitted(scope["headers"]):
+        if self.token is not None and guarded(path) and not self._admitted(scope["headers"]):
             error = self._named("unauthorized", "this control path needs the admin token")
             await send_error(send, error, (b"www-authenticate", b'Bearer realm="mock-hyber"'))
             return
@@ -189,7 +189,8 @@ class Gateway:
         return limited
 
 
-def _guarded(path: str) -> bool:
+def guarded(path: str) -> bool:
+    """Whether the admin token, when set, guards this path (the OpenAPI description asks too)."""
     if path in OPEN_CONTROL_PATHS:
         return False
     return path.startswith("/_mock") or path == "/metrics"

@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Depends
 
 from mock_hyber.api.deps import authenticated_account
+from mock_hyber.api.openapi import errors
 from mock_hyber.api.responses import OrjsonResponse
 from mock_hyber.engine.evaluate import message_at
 from mock_hyber.errors import HyberError
 from mock_hyber.model import Job, Message
-from mock_hyber.schemas.responses import AdvancedReport, ErrorBody, SimpleReport, StatusReport
+from mock_hyber.schemas.responses import AdvancedReport, SimpleReport, StatusReport
 from mock_hyber.state import AccountState
 
 router = APIRouter(tags=["reports"])
-_errors: dict[int | str, dict[str, Any]] = {status: {"model": ErrorBody} for status in (401, 404)}
+_errors = errors(401, 404)
 Account = Depends(authenticated_account)
 
 

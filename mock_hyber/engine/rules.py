@@ -8,6 +8,7 @@ Magic numbers are rules whose match is one exact phone number.
 
 from __future__ import annotations
 
+import json
 import re
 from importlib import resources
 from pathlib import Path
@@ -20,6 +21,8 @@ from mock_hyber.engine.plan import LegPlan
 from mock_hyber.model import CHANNEL_NAMES
 
 MAX_DELAY = 604800.0  # 7 days: keeps every planned moment within the script's 49-day range
+MAX_CODE = 2**32 - 1  # a moment's code is a uint32 in the message's script
+MAX_CLICKS = 1_000_000
 
 
 def _ms(seconds: float) -> int:
@@ -35,9 +38,9 @@ class LegSpec(BaseModel):
     outcome: Literal["delivered", "failed", "expired", "late"]
     after: float = Field(1.0, ge=0, le=MAX_DELAY)
     event: str | None = Field(None, description="catalogue event, e.g. failed_absent")
-    code: int | None = Field(None, description="explicit hyber_status to report")
+    code: int | None = Field(None, ge=0, le=MAX_CODE, description="explicit hyber_status to report")
     seen_after: float | None = Field(None, ge=0, le=MAX_DELAY)
-    clicks: int = Field(0, ge=0, le=1_000_000)
+    clicks: int = Field(0, ge=0, le=MAX_CLICKS)
     clicks_after: float = Field(10.0, ge=0, le=MAX_DELAY)
 
     def to_leg(self) -> LegPlan:
@@ -152,7 +155,17 @@ def parse_scenarios(text: str | bytes) -> ScenarioFile:
         raise ValueError(f"not valid YAML or JSON: {exc}") from None
     if isinstance(data, list):
         data = {"rules": data}
+    _check_utf8(data)
     return ScenarioFile.model_validate(data)
+
+
+def _check_utf8(data: Any) -> None:
+    """YAML reads a lone surrogate escape ("\\ud801") into a str no answer can encode: such
+    text is refused before anything of it is kept."""
+    try:
+        json.dumps(data, ensure_ascii=False, default=str).encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("not valid UTF-8 text (a lone surrogate escape)") from None
 
 
 def load_scenarios(path: str | Path) -> ScenarioFile:

@@ -21,7 +21,11 @@ WHATSAPP_MEDIA = ("image_url", "video_url", "audio_url", "doc_url", "location")
 
 
 class InboundRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # The description says what `_who` checks: message_id or phone must be given.
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"anyOf": [{"required": ["message_id"]}, {"required": ["phone"]}]},
+    )
 
     client_id: str | None = None
     message_id: str | None = Field(None, description="the message replied to")
