@@ -3,6 +3,7 @@ HTTP, and the scheduler of one account (AccountEngine) driven through the servic
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -598,3 +599,24 @@ def test_blocked_after_waits() -> None:
     message = at(acc, job, 0, BEGIN + 30 * S)
     assert message.state is State.FAILED
     assert ReportBuilder().simple_dr(message)["hyber_status"] == 36001
+
+
+def test_budget_slices_moments_that_fall_in_the_same_millisecond() -> None:
+    """2,500 recipients with a fixed delivery delay settle in the same millisecond: the runner still
+    reports them a budget at a time, so a big job never holds the event loop for long."""
+    from mock_hyber.engine.rules import parse_scenarios
+
+    acc = account()
+    fixed = {"outcomes": {"delivered": 1}, "delivery_delay": {"median": 4, "sigma": 0}}
+    acc.use_scenarios(parse_scenarios(json.dumps({"profile": {"sms": fixed}}).encode()))
+    happened = record(acc)
+    batch(acc, [380500000000 + i for i in range(2500)], "sms", callback_url=CALLBACK)
+    sizes = []
+    while True:
+        before = len(happened)
+        finished = acc.engine.run_until(BEGIN + DAY, budget=300)
+        sizes.append(len(happened) - before)
+        if finished:
+            break
+        assert len(sizes) < 100
+    assert len(happened) == 2500 and max(sizes) <= 300 and len(sizes) >= 9

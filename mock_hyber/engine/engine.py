@@ -203,7 +203,7 @@ class AccountEngine:
                 return False
             due, _, item = heapq.heappop(heap)
             if isinstance(item, _Stream):
-                done += self._emit_stream(item, due)
+                done += self._emit_stream(item, due, None if budget is None else budget - done)
             else:
                 done += self._emit_one(item, due)
         self.emitted_ms = max(self.emitted_ms, now_ms)
@@ -212,15 +212,18 @@ class AccountEngine:
     def run_due(self) -> None:
         self.run_until(self.clock.now_ms())
 
-    def _emit_stream(self, stream: _Stream, due: int) -> int:
+    def _emit_stream(self, stream: _Stream, due: int, limit: int | None = None) -> int:
+        """Report the stream's moments due at `due`: all of them, or `limit` (a job's
+        thousands of moments in one millisecond are then reported over several slices)."""
         job = stream.job
         if job.removed:
             return 0
         dues, rows, slots = stream.dues, stream.rows, stream.slots
         cursor, end = stream.cursor, len(dues)
+        stop = end if limit is None else min(end, cursor + max(limit, 1))
         emitted = 0
         versions = job.versions
-        while cursor < end and dues[cursor] == due:
+        while cursor < stop and dues[cursor] == due:
             index = int(rows[cursor])
             if index not in versions:  # else it was rewritten: its own entries report it
                 self._emit(job, index, int(slots[cursor]), due)
