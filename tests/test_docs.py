@@ -321,3 +321,10 @@ def test_every_link_between_the_pages_resolves() -> None:
                 )
             checked += 1
     assert checked >= 30
+
+
+def test_every_setting_is_on_the_configuration_page() -> None:
+    page = (ROOT / "docs" / "configuration.md").read_text(encoding="utf-8")
+    table = page.split("\n## Configuration\n", 1)[1]
+    missing = [name for name in Settings.model_fields if f"`{name}`" not in table]
+    assert missing == []
