@@ -328,3 +328,10 @@ def test_every_setting_is_on_the_configuration_page() -> None:
     table = page.split("\n## Configuration\n", 1)[1]
     missing = [name for name in Settings.model_fields if f"`{name}`" not in table]
     assert missing == []
+
+
+def test_the_staging_page_gives_the_intake_slice_in_force() -> None:
+    from mock_hyber.service.accept import SLICE
+
+    page = (ROOT / "docs" / "staging.md").read_text(encoding="utf-8")
+    assert f"in slices of {SLICE:,} recipients" in page
