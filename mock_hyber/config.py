@@ -99,7 +99,7 @@ def parse_accounts(value: Any) -> Any:
 
 
 class Settings(BaseSettings):
-    """Every knob of the server. Each one is documented in the README's Configuration table."""
+    """Every knob of the server. Each one is documented in docs/configuration.md."""
 
     model_config = SettingsConfigDict(env_prefix="MOCK_HYBER_", extra="ignore")
 

@@ -1,6 +1,6 @@
 """Delivery-report callbacks end to end: a live mock POSTs reports to a real receiver on
 127.0.0.1 while the tests drive the virtual clock (RTD chapter 4; the mock's retry policy,
-batching, signature and allowlist are its own, documented in the README)."""
+batching, signature and allowlist are its own, documented in docs/callbacks.md)."""
 
 from __future__ import annotations
 

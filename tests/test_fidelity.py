@@ -507,15 +507,15 @@ def test_every_number_in_session_is_a_setting() -> None:
         assert _legs(hyber, message_id) == [("whatsapp", 23053)]
 
 
-# -- the README's conformance table names tests that exist -----------------------------------
+# -- the docs' conformance table names tests that exist -----------------------------------
 
 
 def test_the_conformance_table_names_existing_tests() -> None:
     from pathlib import Path
 
     root = Path(__file__).resolve().parent.parent
-    readme = (root / "README.md").read_text(encoding="utf-8")
-    table = readme.split("## Conformance to the Hyber docs", 1)[1].split("\n## ", 1)[0]
+    page = (root / "docs" / "hyber-behaviour.md").read_text(encoding="utf-8")
+    table = page.split("## Conformance to the Hyber docs", 1)[1].split("\n## ", 1)[0]
     references = re.findall(r"`(test_\w+\.py)::(test_\w+)`", table)
     assert len(references) >= 30
     for file, test in references:

@@ -269,9 +269,9 @@ def test_{n}(mock_hyber, mock_hyber_server):
 
 
 def test_the_readme_example_runs_as_written(pytester: pytest.Pytester) -> None:
-    """The README's "Use it in your tests" example is a real, passing test file."""
-    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
-    section = readme.split("## Use it in your tests", 1)[1]
+    """The first example of docs/pytest.md is a real, passing test file."""
+    page = (Path(__file__).resolve().parent.parent / "docs" / "pytest.md").read_text()
+    section = page.split("# Use it in your tests", 1)[1]
     example = re.search(r"```python\n(.*?)```", section, re.S)
     assert example is not None
     pytester.makeini(INI.format(extra=""))

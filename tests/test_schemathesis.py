@@ -56,7 +56,7 @@ CHECKS = [
 ]
 
 # The sending bodies are described in their documented form, and the server tolerates what
-# real clients send besides (numbers for strings, "300" for a ttl: README, Validation): a
+# real clients send besides (numbers for strings, "300" for a ttl: docs/api.md, Validation): a
 # "schema-violating" body it accepts there is by design.
 LENIENT_CHECKS = [check for check in CHECKS if check is not negative_data_rejection]
 
