@@ -22,6 +22,24 @@ ANY_VIBER_TEXT = [{"id": 6349599, "text": "{{text}}"}]
 BOB = ("bob", "pw")
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _no_dns_leaves_the_machine() -> Iterator[None]:
+    """Servers started in this process resolve only loopback names: the spec's example
+    callback URLs (https://send-dr-here.com) must never cause a DNS query, let alone a
+    request, outside the machine. Other names count as unresolvable, as a dead DNS would."""
+    from mock_hyber.callbacks import destinations
+
+    async def loopback_only(host: str) -> list[Any]:
+        if host.lower() in destinations.LOOPBACK_NAMES:
+            return [destinations.ipaddress.ip_address("127.0.0.1")]
+        return []
+
+    real = destinations.system_lookup
+    destinations.system_lookup = loopback_only
+    yield
+    destinations.system_lookup = real
+
+
 def spec_fixtures() -> list[dict[str, Any]]:
     return json.loads((SPEC / "index.json").read_text())
 
