@@ -10,10 +10,10 @@ import time
 from collections.abc import Iterable
 from typing import Any, Literal, TypeVar
 
-import orjson
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from mock_hyber.api.control_inputs import accounts_named, json_object, validated
 from mock_hyber.api.deps import backend_of
 from mock_hyber.api.openapi import errors, request_body
 from mock_hyber.api.responses import OrjsonResponse
@@ -64,29 +64,6 @@ MIN_RECHECK = 0.05  # real seconds between two looks of a long-poll woken by tim
 Model = TypeVar("Model", bound=BaseModel)
 
 
-def _accounts(backend: Backend, client_id: str | None) -> list[AccountState]:
-    """The named account, or every account when none is named."""
-    if client_id is None:
-        return list(backend.accounts.values())
-    account = backend.account(client_id)
-    if account is None:
-        raise HyberError.named("not_found", f"no account with client_id {client_id}")
-    return [account]
-
-
-async def _json_object(request: Request) -> dict[str, Any]:
-    raw = await request.body()
-    if not raw.strip():
-        return {}
-    try:
-        data = orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        raise HyberError.named("malformed_json", str(exc)) from None
-    if not isinstance(data, dict):
-        raise HyberError.named("invalid_parameter", "the body must be a JSON object")
-    return data
-
-
 def _clocks(accounts: Iterable[AccountState], **extra: Any) -> OrjsonResponse:
     return OrjsonResponse({"clocks": {a.client_id: clock_view(a) for a in accounts}, **extra})
 
@@ -95,15 +72,6 @@ def _wake(request: Request) -> None:
     runner = getattr(request.app.state, "runner", None)
     if runner is not None:
         runner.wake()
-
-
-def _validated(model: type[Model], data: Any) -> Model:
-    try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        first = exc.errors(include_url=False)[0]
-        where = ".".join(str(part) for part in first["loc"]) or "body"
-        raise HyberError.named("invalid_parameter", f"{where}: {first['msg']}") from None
 
 
 class ClockChange(BaseModel):
@@ -128,8 +96,8 @@ class ClockAdvance(ClockChange):
 async def _clock_change(
     request: Request, client_id: str | None
 ) -> tuple[ClockChange, list[AccountState]]:
-    change = _validated(ClockChange, await _json_object(request))
-    return change, _accounts(backend_of(request), client_id or change.client_id)
+    change = validated(ClockChange, await json_object(request))
+    return change, accounts_named(backend_of(request), client_id or change.client_id)
 
 
 async def _after_clock_change(
@@ -198,7 +166,7 @@ async def codes(request: Request) -> OrjsonResponse:
 )
 async def reset(request: Request, client_id: str | None = None) -> OrjsonResponse:
     backend = backend_of(request)
-    accounts = _accounts(backend, client_id)
+    accounts = accounts_named(backend, client_id)
     for account in accounts:
         account.reset()
     _wake(request)
@@ -217,7 +185,7 @@ async def reset(request: Request, client_id: str | None = None) -> OrjsonRespons
     response_model=ClocksResponse,
 )
 async def get_clock(request: Request, client_id: str | None = None) -> OrjsonResponse:
-    return _clocks(_accounts(backend_of(request), client_id))
+    return _clocks(accounts_named(backend_of(request), client_id))
 
 
 @router.post(
@@ -293,7 +261,7 @@ async def resume_clock(request: Request, client_id: str | None = None) -> Orjson
     response_model=ScenariosResponse,
 )
 async def get_scenarios(request: Request, client_id: str | None = None) -> OrjsonResponse:
-    accounts = _accounts(backend_of(request), client_id)
+    accounts = accounts_named(backend_of(request), client_id)
     return OrjsonResponse(
         {"scenarios": {a.client_id: a.engine.planner.describe() for a in accounts}}
     )
@@ -322,7 +290,7 @@ async def get_scenarios(request: Request, client_id: str | None = None) -> Orjso
     ),
 )
 async def put_scenarios(request: Request, client_id: str | None = None) -> OrjsonResponse:
-    accounts = _accounts(backend_of(request), client_id)
+    accounts = accounts_named(backend_of(request), client_id)
     try:
         scenarios = parse_scenarios(await request.body())
         for account in accounts:
@@ -363,7 +331,7 @@ async def list_jobs(
 ) -> OrjsonResponse:
     jobs = [
         (job, account.clock.now_ms())
-        for account in _accounts(backend_of(request), client_id)
+        for account in accounts_named(backend_of(request), client_id)
         for job in account.store.jobs.values()
         if (tag is None or job.tag == tag) and (kind is None or job.kind == kind)
     ]
@@ -448,7 +416,7 @@ async def list_messages(
     full: bool = False,
 ) -> OrjsonResponse:
     backend = backend_of(request)
-    accounts = _accounts(backend, client_id)
+    accounts = accounts_named(backend, client_id)
     filters = MessageFilter(phone, channel, via, status, job_id, extra_id, tag)
     if wait > 0:
         await _wait_for_matches(backend, accounts, filters, min_count, wait)
@@ -492,7 +460,7 @@ class Transition(BaseModel):
     openapi_extra=request_body(Transition, example={"status": "delivered"}),
 )
 async def transition(request: Request, message_id: str) -> OrjsonResponse:
-    change = _validated(Transition, await _json_object(request))
+    change = validated(Transition, await json_object(request))
     account, message = _find_message(backend_of(request), message_id)
     account.engine.run_due()
     now = account.clock.now_ms()
@@ -535,7 +503,7 @@ async def list_callbacks(
     body: bool = True,
 ) -> OrjsonResponse:
     found = []
-    for account in _accounts(backend_of(request), client_id):
+    for account in accounts_named(backend_of(request), client_id):
         found += account.outbox.find(message_id, job_id, url, status, kind)
     found.sort(key=lambda delivery: delivery.id)
     shown = found[-limit:] if limit > 0 else []
@@ -552,7 +520,7 @@ async def list_callbacks(
 async def list_callback_destinations(
     request: Request, client_id: str | None = None
 ) -> OrjsonResponse:
-    accounts = _accounts(backend_of(request), client_id)
+    accounts = accounts_named(backend_of(request), client_id)
     return OrjsonResponse({"destinations": await destination_summaries(accounts)})
 
 
@@ -590,7 +558,7 @@ def _faults(accounts: list[AccountState]) -> OrjsonResponse:
 
 @router.get("/faults", summary="Faults in force, per account", response_model=FaultsResponse)
 async def get_faults(request: Request, client_id: str | None = None) -> OrjsonResponse:
-    return _faults(_accounts(backend_of(request), client_id))
+    return _faults(accounts_named(backend_of(request), client_id))
 
 
 @router.put(
@@ -604,8 +572,8 @@ async def get_faults(request: Request, client_id: str | None = None) -> OrjsonRe
     ),
 )
 async def put_faults(request: Request, client_id: str | None = None) -> OrjsonResponse:
-    update = _validated(FaultsUpdate, await _json_object(request))
-    accounts = _accounts(backend_of(request), client_id)
+    update = validated(FaultsUpdate, await json_object(request))
+    accounts = accounts_named(backend_of(request), client_id)
     for account in accounts:
         account.api_faults.set(update.api)
         account.outbox.faults = update.callbacks
@@ -623,10 +591,10 @@ async def put_faults(request: Request, client_id: str | None = None) -> OrjsonRe
     ),
 )
 async def inbound(request: Request) -> OrjsonResponse:
-    reply = _validated(InboundRequest, await _json_object(request))
+    reply = validated(InboundRequest, await json_object(request))
     backend = backend_of(request)
     if reply.client_id is not None:
-        account = _accounts(backend, reply.client_id)[0]
+        account = accounts_named(backend, reply.client_id)[0]
     elif reply.message_id is not None:
         found = [a for a in backend.accounts.values() if a.store.locate(reply.message_id)]
         if not found:
