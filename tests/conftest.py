@@ -65,6 +65,17 @@ def server() -> Iterator[LiveServer]:
         yield live
 
 
+@pytest.fixture(scope="module")
+def clients(server: LiveServer) -> Iterator[tuple[httpx.Client, httpx.Client]]:
+    """Alice's client and a control client of the shared server, kept for the module (a client
+    is slow to make)."""
+    with (
+        httpx.Client(base_url=f"{server.url}/1001", auth=ALICE, timeout=30) as alice,
+        httpx.Client(base_url=f"{server.url}/_mock", timeout=30) as control,
+    ):
+        yield alice, control
+
+
 @pytest.fixture
 def client(server: LiveServer) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=server.url, timeout=30) as http:

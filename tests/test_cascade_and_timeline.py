@@ -4,7 +4,7 @@ HTTP, and the scheduler of one account (AccountEngine) driven through the servic
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -31,7 +31,6 @@ from mock_hyber.model import Happening, Job, Message, State
 from mock_hyber.reports import ReportBuilder
 from mock_hyber.service.accept import SendingService
 from mock_hyber.state import AccountState, Backend
-from mock_hyber.testing.server import LiveServer
 
 CATALOGUE = builtin_catalogue()
 TTL = {"push": 30, "viber": 60, "sms": 300, "whatsapp": 120}
@@ -312,15 +311,6 @@ def test_view_at_each_step() -> None:
 # -- start_time over HTTP ---------------------------------------------------------------------
 
 START_MS = 1_767_225_600_000  # 2026-01-01T00:00:00Z
-
-
-@pytest.fixture(scope="module")
-def clients(server: LiveServer) -> Iterator[tuple[httpx.Client, httpx.Client]]:
-    with (
-        httpx.Client(base_url=f"{server.url}/1001", auth=("alice", "secret"), timeout=30) as alice,
-        httpx.Client(base_url=f"{server.url}/_mock", timeout=30) as control,
-    ):
-        yield alice, control
 
 
 @pytest.mark.parametrize("start_time", ["2026-01-01 01:00:00+00:00", "2026-01-01 03:00:00"])

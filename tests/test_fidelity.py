@@ -4,7 +4,6 @@ server's frozen clock: each test shows one documented behaviour the mock models.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from typing import Any
 from urllib.parse import quote
 
@@ -62,15 +61,6 @@ class Account:
         assert response.status_code == 200, response.text
         result: dict[str, Any] = response.json()
         return result
-
-
-@pytest.fixture(scope="module")
-def clients(server: LiveServer) -> Iterator[tuple[httpx.Client, httpx.Client]]:
-    with (
-        httpx.Client(base_url=f"{server.url}/1001", auth=ALICE, timeout=30) as alice,
-        httpx.Client(base_url=f"{server.url}/_mock", timeout=30) as control,
-    ):
-        yield alice, control
 
 
 @pytest.fixture

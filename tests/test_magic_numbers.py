@@ -3,7 +3,7 @@ clock: send, then move virtual time with POST /_mock/clock/advance and read the 
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import httpx
@@ -119,16 +119,6 @@ class Sim:
         assert response.status_code == 200, response.text
         result: dict[str, Any] = response.json()
         return result
-
-
-@pytest.fixture(scope="module")
-def clients(server: LiveServer) -> Iterator[tuple[httpx.Client, httpx.Client]]:
-    """Alice's client and a control client, kept for the module (a client is slow to make)."""
-    with (
-        httpx.Client(base_url=f"{server.url}/1001", auth=ALICE, timeout=30) as alice,
-        httpx.Client(base_url=f"{server.url}/_mock", timeout=30) as control,
-    ):
-        yield alice, control
 
 
 @pytest.fixture

@@ -135,15 +135,6 @@ class Sim:
         return rules
 
 
-@pytest.fixture(scope="module")
-def clients(server: LiveServer) -> Iterator[tuple[httpx.Client, httpx.Client]]:
-    with (
-        httpx.Client(base_url=f"{server.url}/1001", auth=ALICE, timeout=30) as alice,
-        httpx.Client(base_url=f"{server.url}/_mock", timeout=30) as control,
-    ):
-        yield alice, control
-
-
 @pytest.fixture
 def sim(server: LiveServer, clients: tuple[httpx.Client, httpx.Client]) -> Iterator[Sim]:
     alice, control = clients
