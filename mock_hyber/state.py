@@ -32,6 +32,7 @@ from mock_hyber.engine.planner import Planner
 from mock_hyber.engine.profile import Profile, load_profile
 from mock_hyber.engine.rules import ScenarioFile, load_magic, load_scenarios
 from mock_hyber.engine.viber_templates import ViberTemplates
+from mock_hyber.errors import HyberError
 from mock_hyber.ids import IdCodec
 from mock_hyber.model import Counter, Job, Message
 from mock_hyber.randomness import RandomSource
@@ -332,6 +333,16 @@ class Backend:
 
     def account(self, client_id: str) -> AccountState | None:
         return self.accounts.get(client_id)
+
+    def accounts_named(self, client_id: str | None) -> list[AccountState]:
+        """The named account, or every account when none is named (a 404 error for a
+        client_id that names none)."""
+        if client_id is None:
+            return list(self.accounts.values())
+        account = self.accounts.get(client_id)
+        if account is None:
+            raise HyberError.named("not_found", f"no account with client_id {client_id}")
+        return [account]
 
     def reset(self, client_id: str | None = None) -> None:
         targets = self.accounts.values() if client_id is None else [self.accounts[client_id]]

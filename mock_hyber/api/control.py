@@ -13,7 +13,7 @@ from typing import Any, Literal, TypeVar
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from mock_hyber.api.control_inputs import accounts_named, json_object, validated
+from mock_hyber.api.control_inputs import json_object, validated
 from mock_hyber.api.deps import backend_of
 from mock_hyber.api.openapi import errors, request_body
 from mock_hyber.api.responses import OrjsonResponse
@@ -97,7 +97,7 @@ async def _clock_change(
     request: Request, client_id: str | None
 ) -> tuple[ClockChange, list[AccountState]]:
     change = validated(ClockChange, await json_object(request))
-    return change, accounts_named(backend_of(request), client_id or change.client_id)
+    return change, backend_of(request).accounts_named(client_id or change.client_id)
 
 
 async def _after_clock_change(
@@ -166,7 +166,7 @@ async def codes(request: Request) -> OrjsonResponse:
 )
 async def reset(request: Request, client_id: str | None = None) -> OrjsonResponse:
     backend = backend_of(request)
-    accounts = accounts_named(backend, client_id)
+    accounts = backend.accounts_named(client_id)
     for account in accounts:
         account.reset()
     _wake(request)
@@ -185,7 +185,7 @@ async def reset(request: Request, client_id: str | None = None) -> OrjsonRespons
     response_model=ClocksResponse,
 )
 async def get_clock(request: Request, client_id: str | None = None) -> OrjsonResponse:
-    return _clocks(accounts_named(backend_of(request), client_id))
+    return _clocks(backend_of(request).accounts_named(client_id))
 
 
 @router.post(
@@ -261,7 +261,7 @@ async def resume_clock(request: Request, client_id: str | None = None) -> Orjson
     response_model=ScenariosResponse,
 )
 async def get_scenarios(request: Request, client_id: str | None = None) -> OrjsonResponse:
-    accounts = accounts_named(backend_of(request), client_id)
+    accounts = backend_of(request).accounts_named(client_id)
     return OrjsonResponse(
         {"scenarios": {a.client_id: a.engine.planner.describe() for a in accounts}}
     )
@@ -290,7 +290,7 @@ async def get_scenarios(request: Request, client_id: str | None = None) -> Orjso
     ),
 )
 async def put_scenarios(request: Request, client_id: str | None = None) -> OrjsonResponse:
-    accounts = accounts_named(backend_of(request), client_id)
+    accounts = backend_of(request).accounts_named(client_id)
     try:
         scenarios = parse_scenarios(await request.body())
         for account in accounts:
@@ -331,7 +331,7 @@ async def list_jobs(
 ) -> OrjsonResponse:
     jobs = [
         (job, account.clock.now_ms())
-        for account in accounts_named(backend_of(request), client_id)
+        for account in backend_of(request).accounts_named(client_id)
         for job in account.store.jobs.values()
         if (tag is None or job.tag == tag) and (kind is None or job.kind == kind)
     ]
@@ -416,7 +416,7 @@ async def list_messages(
     full: bool = False,
 ) -> OrjsonResponse:
     backend = backend_of(request)
-    accounts = accounts_named(backend, client_id)
+    accounts = backend.accounts_named(client_id)
     filters = MessageFilter(phone, channel, via, status, job_id, extra_id, tag)
     if wait > 0:
         await _wait_for_matches(backend, accounts, filters, min_count, wait)
@@ -503,7 +503,7 @@ async def list_callbacks(
     body: bool = True,
 ) -> OrjsonResponse:
     found = []
-    for account in accounts_named(backend_of(request), client_id):
+    for account in backend_of(request).accounts_named(client_id):
         found += account.outbox.find(message_id, job_id, url, status, kind)
     found.sort(key=lambda delivery: delivery.id)
     shown = found[-limit:] if limit > 0 else []
@@ -520,7 +520,7 @@ async def list_callbacks(
 async def list_callback_destinations(
     request: Request, client_id: str | None = None
 ) -> OrjsonResponse:
-    accounts = accounts_named(backend_of(request), client_id)
+    accounts = backend_of(request).accounts_named(client_id)
     return OrjsonResponse({"destinations": await destination_summaries(accounts)})
 
 
@@ -558,7 +558,7 @@ def _faults(accounts: list[AccountState]) -> OrjsonResponse:
 
 @router.get("/faults", summary="Faults in force, per account", response_model=FaultsResponse)
 async def get_faults(request: Request, client_id: str | None = None) -> OrjsonResponse:
-    return _faults(accounts_named(backend_of(request), client_id))
+    return _faults(backend_of(request).accounts_named(client_id))
 
 
 @router.put(
@@ -573,7 +573,7 @@ async def get_faults(request: Request, client_id: str | None = None) -> OrjsonRe
 )
 async def put_faults(request: Request, client_id: str | None = None) -> OrjsonResponse:
     update = validated(FaultsUpdate, await json_object(request))
-    accounts = accounts_named(backend_of(request), client_id)
+    accounts = backend_of(request).accounts_named(client_id)
     for account in accounts:
         account.api_faults.set(update.api)
         account.outbox.faults = update.callbacks
@@ -594,7 +594,7 @@ async def inbound(request: Request) -> OrjsonResponse:
     reply = validated(InboundRequest, await json_object(request))
     backend = backend_of(request)
     if reply.client_id is not None:
-        account = accounts_named(backend, reply.client_id)[0]
+        account = backend.accounts_named(reply.client_id)[0]
     elif reply.message_id is not None:
         found = [a for a in backend.accounts.values() if a.store.locate(reply.message_id)]
         if not found:

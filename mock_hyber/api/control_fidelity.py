@@ -9,7 +9,6 @@ import orjson
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
-from mock_hyber.api.control_inputs import accounts_named
 from mock_hyber.api.deps import backend_of
 from mock_hyber.api.openapi import errors, request_body
 from mock_hyber.api.responses import OrjsonResponse
@@ -39,7 +38,7 @@ def _templates_view(accounts: list[Any]) -> dict[str, Any]:
     response_model=ViberTemplatesResponse,
 )
 async def get_viber_templates(request: Request, client_id: str | None = None) -> OrjsonResponse:
-    return OrjsonResponse(_templates_view(accounts_named(backend_of(request), client_id)))
+    return OrjsonResponse(_templates_view(backend_of(request).accounts_named(client_id)))
 
 
 @router.put(
@@ -52,7 +51,7 @@ async def get_viber_templates(request: Request, client_id: str | None = None) ->
     ),
 )
 async def put_viber_templates(request: Request, client_id: str | None = None) -> OrjsonResponse:
-    accounts = accounts_named(backend_of(request), client_id)
+    accounts = backend_of(request).accounts_named(client_id)
     try:
         body = orjson.loads(await request.body())
     except orjson.JSONDecodeError:
@@ -108,7 +107,7 @@ def _sessions_view(accounts: list[Any]) -> dict[str, Any]:
     response_model=WhatsAppSessionsResponse,
 )
 async def get_whatsapp_sessions(request: Request, client_id: str | None = None) -> OrjsonResponse:
-    return OrjsonResponse(_sessions_view(accounts_named(backend_of(request), client_id)))
+    return OrjsonResponse(_sessions_view(backend_of(request).accounts_named(client_id)))
 
 
 @router.post(
@@ -127,7 +126,7 @@ async def open_whatsapp_session(request: Request) -> OrjsonResponse:
         first = exc.errors(include_url=False)[0]
         where = ".".join(str(part) for part in first["loc"]) or "body"
         raise HyberError.named("invalid_parameter", f"{where}: {first['msg']}") from None
-    accounts = accounts_named(backend_of(request), body.client_id)
+    accounts = backend_of(request).accounts_named(body.client_id)
     for account in accounts:
         phone = normalize_phone(str(body.phone).removeprefix("+"), account.phone_pattern)
         if phone is None:

@@ -1,5 +1,5 @@
-"""What the control routes (/_mock) read from a request: the accounts it names, its JSON object
-body, and that body checked against a model, each refusal a Hyber-shaped error."""
+"""What the control routes (/_mock) read from a request: its JSON object body, and that body
+checked against a model, each refusal a Hyber-shaped error."""
 
 from __future__ import annotations
 
@@ -10,19 +10,8 @@ from fastapi import Request
 from pydantic import BaseModel, ValidationError
 
 from mock_hyber.errors import HyberError
-from mock_hyber.state import AccountState, Backend
 
 Model = TypeVar("Model", bound=BaseModel)
-
-
-def accounts_named(backend: Backend, client_id: str | None) -> list[AccountState]:
-    """The named account, or every account when none is named."""
-    if client_id is None:
-        return list(backend.accounts.values())
-    account = backend.account(client_id)
-    if account is None:
-        raise HyberError.named("not_found", f"no account with client_id {client_id}")
-    return [account]
 
 
 async def json_object(request: Request) -> dict[str, Any]:

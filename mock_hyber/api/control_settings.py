@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 
-from mock_hyber.api.control_inputs import accounts_named, json_object, validated
+from mock_hyber.api.control_inputs import json_object, validated
 from mock_hyber.api.deps import backend_of
 from mock_hyber.api.openapi import request_body
 from mock_hyber.api.responses import OrjsonResponse
@@ -30,7 +30,7 @@ def _settings(accounts: list[AccountState]) -> OrjsonResponse:
     response_model=AccountSettingsResponse,
 )
 async def get_settings(request: Request, client_id: str | None = None) -> OrjsonResponse:
-    return _settings(accounts_named(backend_of(request), client_id))
+    return _settings(backend_of(request).accounts_named(client_id))
 
 
 @router.patch(
@@ -43,7 +43,7 @@ async def patch_settings(request: Request, client_id: str | None = None) -> Orjs
     # Everything is checked before anything changes: a refusal leaves every account as it was.
     change = validated(AccountOptions, await json_object(request))
     backend = backend_of(request)
-    accounts = accounts_named(backend, client_id)
+    accounts = backend.accounts_named(client_id)
     check_callback_url(change.inbound_url, backend.destinations, name="inbound_url")
     given = {name: getattr(change, name) for name in change.model_fields_set}
     for account in accounts:

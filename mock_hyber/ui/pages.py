@@ -15,7 +15,7 @@ from mock_hyber.engine.evaluate import message_at
 from mock_hyber.errors import HyberError
 from mock_hyber.model import CHANNEL_NAMES
 from mock_hyber.service.inspect import clock_view
-from mock_hyber.state import AccountState, Backend
+from mock_hyber.state import Backend
 from mock_hyber.ui import views
 from mock_hyber.ui.live import clocks, token
 from mock_hyber.ui.render import FRAGMENT_HEADER, page
@@ -71,15 +71,6 @@ def _render(
     return response
 
 
-def _accounts(backend: Backend, client_id: str | None) -> list[AccountState]:
-    if not client_id:
-        return list(backend.accounts.values())
-    account = backend.account(client_id)
-    if account is None:
-        raise HyberError.named("not_found", f"no account with client_id {client_id}")
-    return [account]
-
-
 @router.get("/", response_class=HTMLResponse)
 async def accounts_page(request: Request) -> Response:
     backend = _backend(request)
@@ -96,7 +87,7 @@ async def ui_home(request: Request) -> Response:
 async def jobs_page(request: Request, client_id: str | None = None) -> Response:
     if not _admitted(request):
         return _render(request, "jobs.html", "Jobs")
-    accounts = _accounts(_backend(request), client_id)
+    accounts = _backend(request).accounts_named(client_id or None)
     total, jobs = views.jobs_of(accounts, JOBS_SHOWN)
     return _render(request, "jobs.html", "Jobs", jobs=jobs, total=total, client_id=client_id or "")
 
@@ -156,7 +147,7 @@ async def callbacks_page(request: Request, client_id: str | None = None) -> Resp
     if not _admitted(request):
         return _render(request, "callbacks.html", "Callbacks")
     backend = _backend(request)
-    accounts = _accounts(backend, client_id)
+    accounts = backend.accounts_named(client_id or None)
     groups = await views.receivers(accounts)
     return _render(
         request,
