@@ -17,7 +17,7 @@ import asyncio
 import ipaddress
 import socket
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from urllib.parse import urlsplit
 
 METADATA_HOSTS = frozenset({"metadata.google.internal", "metadata", "instance-data"})
@@ -49,8 +49,6 @@ class Destinations:
         self.block_loopback = block_loopback
         self._resolved: dict[str, tuple[float, list[IpAddress]]] = {}
         self._verdicts: dict[str, tuple[float, str | None]] = {}  # per URL, for DNS_TTL
-        # How a host name is resolved; tests swap it so that no DNS query leaves the machine.
-        self.lookup: Callable[[str], Awaitable[list[IpAddress]]] = system_lookup
 
     def refusal(self, url: str) -> str | None:
         """Why `url` may not be POSTed to, from the URL alone; None when it may."""
@@ -124,13 +122,14 @@ class Destinations:
         cached = self._resolved.get(host)
         if cached is not None and time.monotonic() - cached[0] < DNS_TTL:
             return cached[1]
-        addresses = await self.lookup(host)
+        addresses = await system_lookup(host)
         self._resolved[host] = (time.monotonic(), addresses)
         return addresses
 
 
 async def system_lookup(host: str) -> list[IpAddress]:
-    """The host's addresses from the system resolver; none when it does not resolve."""
+    """The host's addresses from the system resolver; none when it does not resolve. (The
+    project's tests replace it, so that no DNS query leaves the machine.)"""
     try:
         infos = await asyncio.get_running_loop().getaddrinfo(host, None, type=socket.SOCK_STREAM)
         return [ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in infos]
