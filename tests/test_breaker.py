@@ -134,3 +134,13 @@ def test_5000_reports_to_each_bad_receiver_do_not_delay_a_healthy_ones_reports_o
     assert opened[f"http://127.0.0.1:{down.port}"] == "open"
     seconds = [[a["at_ms"] % 60_000 / 1000 for a in tries] for tries in attempts]
     print(f"first reports after {first:.3f} s; attempts at (virtual s) {seconds}")
+
+
+def test_the_dashboards_callbacks_page_shows_an_open_breaker() -> None:
+    settings = {"callback_breaker_threshold": 2, "callback_destination_concurrency": 1}
+    with Receiver(default_status=500) as receiver, mock_server(**settings) as mock:
+        mock.batch_sync(batch_body(receiver.url, [DELIVERED] * 3))
+        mock.advance(1)
+        page = mock.http.get("/ui/callbacks").text
+    assert receiver.url in page
+    assert "breaker <b>open</b>" in page and "held attempts <b>1</b>" in page
