@@ -16,6 +16,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import numpy as np
+import numpy.typing as npt
 
 CHANNEL_NAMES = ("push", "viber", "sms", "whatsapp")
 REQUEST = "request"  # broadcast templates: the key of the top-level fields (tag, callback_url, ...)
@@ -63,13 +64,12 @@ class TextColumn:
         if len(values) <= self.SMALL:
             self._small = tuple(values)
             return
-        self._text = "".join(value for value in values if value is not None)
-        lengths = np.fromiter(
-            (0 if value is None else len(value) for value in values), np.int64, len(values)
-        )
+        self._joined(*_text_part(values))
+
+    def _joined(self, text: str, lengths: npt.NDArray[np.int64], missing: Any) -> None:
+        self._text = text
         ends = np.cumsum(lengths)
-        self._ends = ends.astype(np.uint32) if len(self._text) < 2**32 else ends
-        missing = np.fromiter((value is None for value in values), bool, len(values))
+        self._ends = ends.astype(np.uint32) if len(text) < 2**32 else ends
         self._missing = missing if missing.any() else None
 
     def __len__(self) -> int:
@@ -120,6 +120,50 @@ class TextColumn:
         return found
 
 
+def _text_part(values: Sequence[str | None]) -> tuple[str, npt.NDArray[np.int64], Any]:
+    """Some values as TextColumn holds them: joined, their lengths, where one is None."""
+    text = "".join(value for value in values if value is not None)
+    lengths = np.fromiter(
+        (0 if value is None else len(value) for value in values), np.int64, len(values)
+    )
+    missing = np.fromiter((value is None for value in values), bool, len(values))
+    return text, lengths, missing
+
+
+class TextColumnBuilder:
+    """A TextColumn made a slice of values at a time (the intake loop fills 50,000 recipients
+    between requests): each `add` does its slice's share of the work, `build` only joins."""
+
+    def __init__(self) -> None:
+        self._parts: list[tuple[str, npt.NDArray[np.int64], Any]] = []
+        self.count = 0
+        self.any_value = False
+
+    def add(self, values: Sequence[str | None]) -> None:
+        part = _text_part(values)
+        self._parts.append(part)
+        self.count += len(values)
+        self.any_value = self.any_value or not bool(part[2].all())
+
+    def build(self) -> TextColumn:
+        if self.count <= TextColumn.SMALL:
+            values: list[str | None] = []
+            for text, lengths, missing in self._parts:
+                start = 0
+                for length, none in zip(lengths.tolist(), missing.tolist(), strict=True):
+                    values.append(None if none else text[start : start + length])
+                    start += length
+            return TextColumn(values)
+        column = TextColumn.__new__(TextColumn)
+        column._small = None
+        column._joined(
+            "".join(part[0] for part in self._parts),
+            np.concatenate([part[1] for part in self._parts]),
+            np.concatenate([part[2] for part in self._parts]),
+        )
+        return column
+
+
 @dataclass(slots=True)
 class Rejection:
     """Why a recipient was refused at acceptance."""
@@ -162,6 +206,7 @@ class Job:
     planner: Any = None  # engine.planner.Planner in force at acceptance
     template: Any = None  # service.templating.BroadcastTemplate, renders `values` on read
     planned: Any = None  # engine.lives.Lives, once planned (see `lives`)
+    reported: Any = None  # the engine's reported moments, sorted while planning, for admit
     plan: Callable[[Job], Any] | None = None  # plans the lives: the engine sets it on admission
     versions: dict[int, int] = field(default_factory=dict)  # messages decided one by one
     ends_ms: int | None = None  # when its last planned moment happens (once planned)

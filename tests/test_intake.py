@@ -165,10 +165,15 @@ def test_retention_at_capacity_does_not_finish_a_filling_job() -> None:
         store = server.backend.accounts["1001"].store
         small = {**broadcast(2), "recipients": recipients(2)}
         http.post("/broadcast", json=small).raise_for_status()  # the oldest: retention's
+        # The intake loop is held meanwhile: only a read that finishes the job could end its
+        # filling (the in-process client and server share the GIL, so a race with the
+        # loop would decide nothing).
+        store.fill_slice = lambda: bool(store.filling)  # type: ignore[method-assign]
         http.post("/broadcast", json=broadcast(50_000)).raise_for_status()
         http.post("/broadcast", json=small).raise_for_status()  # over the limit: retention
         assert store.filling  # the small request did not wait for the large job
         assert store.job_count == 2  # the first small job went
+        del store.fill_slice  # the loop goes on
         deadline = time.monotonic() + 20
         while store.filling and time.monotonic() < deadline:
             time.sleep(0.01)
