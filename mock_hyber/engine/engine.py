@@ -32,6 +32,7 @@ from mock_hyber.engine.timeline import FINAL
 from mock_hyber.model import Happening, Job, Kind
 
 Listener = Callable[[Happening], None]
+STREAM_SLICE = 10_000  # messages whose reported moments are sorted at a time while planning
 _MOMENT = struct.Struct("<IBBI")
 _PLAIN = 0x7F
 KIND_OF_BYTE = tuple(
@@ -48,6 +49,20 @@ class _Stream:
     rows: Any  # message index of each moment
     slots: Any  # the moment's position in its message's script
     cursor: int = 0
+
+
+def _rows_of(indexes: set[int]) -> Any:
+    return np.fromiter(indexes, np.intp, len(indexes))
+
+
+def _merged(parts: list[tuple[Any, Any, Any]]) -> tuple[Any, Any, Any]:
+    """Sorted parts of consecutive messages as one: a stable sort by offset keeps ties in
+    message order (a merge of the sorted runs, in numpy's timsort)."""
+    if len(parts) == 1:
+        return parts[0]
+    offsets, rows, slots = (np.concatenate(column) for column in zip(*parts, strict=True))
+    order = np.argsort(offsets, kind="stable")
+    return offsets[order], rows[order], slots[order]
 
 
 @dataclass(slots=True, eq=False)
@@ -116,9 +131,17 @@ class AccountEngine:
         if job.callback_url is None or job.planned is not None:
             return
         job.route = route_of(job)
+        yield
         lives, decided = yield from job.planner.lives_in_slices(job, self.seed)
         job.versions = dict.fromkeys(decided, 0)
         job.planned = lives
+        yield
+        # Its reported moments sorted in slices too, for `admit` to take.
+        parts, by_one = [], _rows_of(decided)
+        for start in range(0, job.size, STREAM_SLICE):
+            parts.append(self._reported_moments(job, by_one, start, start + STREAM_SLICE))
+            yield
+        job.reported = (self._reporting_key(), _merged(parts))
 
     def admit(self, job: Job) -> None:
         """Admit a newly accepted (or restored) job: schedule what its callback reports."""
@@ -158,20 +181,37 @@ class AccountEngine:
             mask |= (kinds & _PLAIN) == Kind.LATE
         return mask
 
-    def _schedule_stream(self, job: Job, decided: set[int]) -> None:
-        table = job.lives.table
+    def _reporting_key(self) -> tuple[bool, bool]:
+        return self.reporting.seen, self.reporting.late
+
+    def _reported_moments(
+        self, job: Job, by_one: Any, start: int, stop: int
+    ) -> tuple[Any, Any, Any]:
+        """The reported moments of messages start..stop (less `by_one`, the rows decided one
+        by one) in time order, ties by message then position: (offsets, rows, slots)."""
+        table = job.lives.table[:, start:stop]
         mask = self._reported_mask(table["kind"])
-        if decided:
-            mask[:, list(decided)] = False
+        skipped = by_one[(by_one >= start) & (by_one < stop)] - start
+        if len(skipped):
+            mask[:, skipped] = False
         slots, rows = np.nonzero(mask)
-        dues = table["offset"][slots, rows].astype(np.int64) + job.begin_ms
+        offsets = table["offset"][slots, rows]
+        order = np.lexsort((slots, rows, offsets))
+        return offsets[order], rows[order] + start, slots[order]
+
+    def _schedule_stream(self, job: Job, decided: set[int]) -> None:
+        sorted_before, job.reported = job.reported, None
+        if sorted_before is not None and sorted_before[0] == self._reporting_key():
+            offsets, rows, slots = sorted_before[1]
+        else:  # not planned by `planning`, or the reported kinds changed meanwhile
+            offsets, rows, slots = self._reported_moments(job, _rows_of(decided), 0, job.size)
+        dues = offsets.astype(np.int64) + job.begin_ms
         if self.skip_through_ms >= 0:
             keep = dues > self.skip_through_ms
             slots, rows, dues = slots[keep], rows[keep], dues[keep]
         if not len(dues):
             return
-        order = np.lexsort((slots, rows, dues))
-        stream = _Stream(job, dues[order], rows[order], slots[order])
+        stream = _Stream(job, dues, rows, slots)
         self._push(int(stream.dues[0]), stream)
 
     def _schedule_one(self, job: Job, index: int, after_ms: int = -1, from_slot: int = 0) -> None:

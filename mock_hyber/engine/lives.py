@@ -27,7 +27,7 @@ position at a time for all messages. Memory: 10 bytes per table cell plus 15 per
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Generator, Sequence
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -107,6 +107,10 @@ class LegColumns:
     @property
     def legs(self) -> int:
         return int(self.outcome.shape[0])
+
+    def columns(self, start: int, stop: int) -> LegColumns:
+        """The decisions of messages start..stop (views, not copies)."""
+        return LegColumns(*(getattr(self, name)[:, start:stop] for name in self.__slots__))
 
     @classmethod
     def from_plans(
@@ -450,23 +454,34 @@ class Lives:
     @classmethod
     def concatenate(cls, parts: Sequence[Lives]) -> Lives:
         """The lives of consecutive groups of messages as one (the widest sets the width)."""
+        joining = cls.joining(parts)
+        while True:
+            try:
+                next(joining)
+            except StopIteration as done:
+                return done.value  # type: ignore[no-any-return]
+
+    @classmethod
+    def joining(cls, parts: Sequence[Lives]) -> Generator[None, None, Lives]:
+        """`concatenate`, yielding after each part is copied (a 50,000-message table is a few
+        MB: copied at once, it holds the event loop for milliseconds)."""
         if len(parts) == 1:
             return parts[0]
         width = max(part.width for part in parts)
-        tables = []
+        table = np.zeros((width, sum(part.n for part in parts)), MOMENT_DTYPE)
+        table["offset"] = NEVER  # padding, where a part is narrower
+        yield
+        start = 0
         for part in parts:
-            table = part.table
-            if part.width < width:
-                padding = np.zeros((width - part.width, part.n), MOMENT_DTYPE)
-                padding["offset"] = NEVER
-                table = np.concatenate([table, padding], axis=0)
-            tables.append(table)
+            table[: part.width, start : start + part.n] = part.table
+            start += part.n
+            yield
         derived = tuple(
             np.concatenate([getattr(part, name) for part in parts])
             for name in ("first_ms", "final_ms", "final_kind", "final_leg", "final_code")
         )
         counts = np.concatenate([part.count for part in parts])
-        return cls(np.concatenate(tables, axis=1), counts, derived)
+        return cls(table, counts, derived)
 
     @property
     def n(self) -> int:

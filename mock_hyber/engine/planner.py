@@ -20,7 +20,10 @@ from mock_hyber.engine.rules import CompiledRule, MagicNumber, Rule
 from mock_hyber.model import Job
 
 SMALL_JOB = 16  # up to this many messages, plan one by one: numpy's per-call cost dominates
-PLAN_SLICE = 10_000  # messages planned at a time (a few milliseconds), in every planning
+# Messages drawn at a time: part of the plan's definition, since a job's one generator draws
+# each slice's columns in turn (a different slice gives different draws for the same seed).
+PLAN_SLICE = 10_000
+COMPILE_SLICE = 2_500  # messages compiled at a time (about a millisecond); any size, same plans
 TEMPLATE_EXCLUDES = ("img", "action", "caption", "file_name", "thumbnail")
 
 
@@ -106,7 +109,8 @@ class Planner:
                 return result
 
     def lives_in_slices(self, job: Job, seed: int) -> Generator[None, None, tuple[Lives, set[int]]]:
-        """`lives`, yielding after every PLAN_SLICE messages (the same plans either way)."""
+        """`lives`, yielding after each slice of work (about a millisecond): every PLAN_SLICE
+        messages drawn, every COMPILE_SLICE compiled (the same plans either way)."""
         if job.size <= SMALL_JOB:
             return self._unmatched_templates(job, *self._small_lives(job, seed))
         route = job.route
@@ -118,9 +122,12 @@ class Planner:
                 self.profile, route, min(PLAN_SLICE, job.size - start), rng, self.catalogue
             )
             drawn.append(legs)
-            parts.append(compile_lives(legs, route, self.catalogue))
             yield
-        lives = Lives.concatenate(parts)
+            for first in range(0, legs.n, COMPILE_SLICE):
+                part = legs.columns(first, first + COMPILE_SLICE)
+                parts.append(compile_lives(part, route, self.catalogue))
+                yield
+        lives = yield from Lives.joining(parts)
         decided: dict[int, bytes] = dict.fromkeys(job.rejected, b"")  # no life at all
         closed = session_closed(job)
         session_leg = _session_leg(route)
