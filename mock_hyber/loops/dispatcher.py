@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("mock_hyber.callbacks")
 MAX_SLEEP = 1.0
-FEED_SLICE = 500  # due deliveries handled between two yields to the event loop
+FEED_SLICE = 100  # due deliveries handled between two yields to the event loop (~1 ms)
 
 
 class Dispatcher:

@@ -10,13 +10,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 
 from mock_hyber.loops.task import WokenLoop
 from mock_hyber.state import AccountState
 
-# Messages reported per slice before other requests get a turn: each costs tens of µs (its
-# report, its callback body), so a slice holds the event loop for a few milliseconds.
-SLICE = 100
+# A slice reports due moments for about SLICE_S real seconds, STEP at a time per account
+# (each costs tens of µs: its report, its callback body), then other requests get a turn.
+SLICE_S = 0.001
+STEP = 10
 MAX_SLEEP = 1.0  # seconds; a safety net, wake-ups normally come from `wake()`
 
 log = logging.getLogger("mock_hyber.engine")
@@ -27,13 +29,15 @@ class Runner(WokenLoop):
     accounts: list[AccountState]
 
     def run_slice(self) -> bool:
-        """Run due work of every account; True when all of it is done."""
-        done = True
-        for account in self.accounts:
-            engine = account.engine
-            if not engine.run_until(account.clock.now_ms(), budget=SLICE):
-                done = False
-        return done
+        """Run due work of every account for a slice; True when all of it is done."""
+        deadline = time.perf_counter() + SLICE_S
+        while True:
+            done = True
+            for account in self.accounts:
+                if not account.engine.run_until(account.clock.now_ms(), budget=STEP):
+                    done = False
+            if done or time.perf_counter() >= deadline:
+                return done
 
     def seconds_to_next(self) -> float:
         wait = MAX_SLEEP
