@@ -78,10 +78,10 @@ def test_a_count_that_took_long_is_reused_for_fifty_times_its_cost(live: LiveSer
         http.post("/1001/batch", json=batch_body(None, [DELIVERED] * 3), auth=ALICE)
     account = live.backend.accounts["1001"]
     counter = MatchCount([account], MessageFilter(status="final"))
-    assert not counter.reached(1, 0.0)  # nothing final yet: counted
+    assert not asyncio.run(counter.reached(1, 0.0))  # nothing final yet: counted
     counter.cost = 10.0  # as if that count had taken 10 s
     account.clock.advance(3600)  # now all three are final
-    assert not counter.reached(1, 0.0)  # the count is reused: 500 s have not passed
+    assert not asyncio.run(counter.reached(1, 0.0))  # reused: 500 s have not passed
     counter.cost = 0.0
-    assert counter.reached(3, 0.0)  # a cheap count is made again at once
+    assert asyncio.run(counter.reached(3, 0.0))  # a cheap count is made again at once
     assert COUNT_SHARE == 50

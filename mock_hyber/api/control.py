@@ -371,14 +371,14 @@ async def _wait_for_matches(
     deadline = time.monotonic() + wait
     key = (filters, tuple(account.client_id for account in accounts))
     counter, users = backend.changes.shared.get(key) or (MatchCount(accounts, filters), 0)
-    if counter.reached(min_count, 0):
+    if await counter.reached(min_count, 0):
         return
     if backend.changes.waiting >= MAX_OPEN_WAITS:
         raise HyberError.named("too_many_waits", f"at most {MAX_OPEN_WAITS} at a time")
     backend.changes.waiting += 1
     backend.changes.shared[key] = (counter, users + 1)
     try:
-        while not counter.reached(min_count, MIN_RECHECK) and time.monotonic() < deadline:
+        while not await counter.reached(min_count, MIN_RECHECK) and time.monotonic() < deadline:
             left = deadline - time.monotonic()
             upcoming = counter.seconds_to_next()
             await backend.changes.wait(left if upcoming is None else min(left, upcoming))

@@ -227,7 +227,7 @@ def _phone_column(job: Job, phone: str) -> np.ndarray:
     return mask
 
 
-SLICE_S = 0.005  # real seconds of evaluation before other requests get a turn
+SLICE_S = 0.001  # real seconds of evaluation before other requests get a turn
 
 
 async def find_messages(
@@ -267,9 +267,10 @@ class MatchCount:
         self._known: dict[Job, tuple[int, int, int]] = {}  # matches, next change, revision
         self._last: tuple[float, int] | None = None  # (real time, total) of the last count
         self._soonest: dict[str, int] = {}  # per account: its next moment among counted jobs
-        self.cost = 0.0  # real seconds the last count took
+        self._counting = asyncio.Lock()  # one count at a time: polls sharing it wait for it
+        self.cost = 0.0  # seconds the last count held the event loop, its slices summed
 
-    def reached(self, min_count: int, max_age: float) -> bool:
+    async def reached(self, min_count: int, max_age: float) -> bool:
         """Whether at least `min_count` messages match. The count is reused while at most
         `max_age` real seconds old (long-polls sharing it look at the jobs once between
         them), and not made at all while fewer messages than that are held where the
@@ -280,22 +281,32 @@ class MatchCount:
             held = sum(len(account.store) for account in self.accounts)
         if held < min_count:
             return False
-        now = time.monotonic()
-        # A count of large jobs on the move takes milliseconds: make it at most that often
-        # that it holds the event loop for 1/COUNT_SHARE of the time, whatever polls wait.
-        if self._last is None or now - self._last[0] > max(max_age, self.cost * COUNT_SHARE):
-            started = time.perf_counter()
-            self._last = (now, self.total())
-            self.cost = time.perf_counter() - started
+        if self._stale(max_age):
+            async with self._counting:
+                if self._stale(max_age):  # else a poll sharing it counted while this waited
+                    now = time.monotonic()
+                    self._last = (now, await self.total())
+        assert self._last is not None
         return self._last[1] >= min_count
 
-    def total(self) -> int:
-        total = 0
+    def _stale(self, max_age: float) -> bool:
+        # A count of large jobs on the move takes milliseconds: make it at most that often
+        # that it holds the event loop for 1/COUNT_SHARE of the time, whatever polls wait.
+        last = self._last
+        return last is None or time.monotonic() - last[0] > max(max_age, self.cost * COUNT_SHARE)
+
+    async def total(self) -> int:
+        """Count, in slices of SLICE_S between other requests (many jobs not read before are
+        planned on the way); `cost` becomes the time the slices took."""
+        total, cost = 0, 0.0
         held: dict[Job, tuple[int, int, int]] = {}
+        started = time.perf_counter()
         for account in self.accounts:
             now_ms = account.clock.now_ms()
             soonest = _NO_MOMENT
-            for job in self.filters.jobs(account):
+            for job in list(self.filters.jobs(account)):
+                if job.removed:
+                    continue  # dropped while this count yielded
                 known = self._known.get(job)
                 if known is None or known[1] <= now_ms or known[2] != job.revision:
                     matches = int(np.count_nonzero(self.filters.matches(job, now_ms)))
@@ -303,7 +314,12 @@ class MatchCount:
                 held[job] = known
                 total += known[0]
                 soonest = min(soonest, known[1])
+                if time.perf_counter() - started > SLICE_S:
+                    cost += time.perf_counter() - started
+                    await asyncio.sleep(0)
+                    started = time.perf_counter()
             self._soonest[account.client_id] = soonest
+        self.cost = cost + time.perf_counter() - started
         self._known = held  # jobs dropped meanwhile are forgotten
         return total
 

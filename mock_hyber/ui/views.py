@@ -29,7 +29,7 @@ from mock_hyber.state import AccountState, Backend
 
 PAGE_SIZE = 50  # recipients per page
 STATUSES = ("pending", "active", "delivered", "failed", "expired", "rejected")
-SLICE_S = 0.005  # real seconds of work before other requests get a turn
+SLICE_S = 0.001  # real seconds of work before other requests get a turn
 
 
 def account_row(account: AccountState) -> dict[str, Any]:
