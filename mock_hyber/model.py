@@ -132,28 +132,37 @@ def _text_part(values: Sequence[str | None]) -> tuple[str, npt.NDArray[np.int64]
 
 class TextColumnBuilder:
     """A TextColumn made a slice of values at a time (the intake loop fills 50,000 recipients
-    between requests): each `add` does its slice's share of the work, `build` only joins."""
+    between requests): each `add` of a slice does its share of the work, `build` only joins.
+    A few values (a small request) are only kept, and made into a column at once."""
+
+    PART = 64  # values kept as they are until this many: numpy's per-call cost would dominate
 
     def __init__(self) -> None:
         self._parts: list[tuple[str, npt.NDArray[np.int64], Any]] = []
-        self.count = 0
-        self.any_value = False
+        self._kept: list[str | None] = []
+        self._any_packed = False
 
     def add(self, values: Sequence[str | None]) -> None:
-        part = _text_part(values)
+        self._kept.extend(values)
+        if len(self._kept) >= self.PART:
+            self._pack()
+
+    @property
+    def any_value(self) -> bool:
+        """Whether some value added is not None."""
+        return self._any_packed or any(value is not None for value in self._kept)
+
+    def _pack(self) -> None:
+        part = _text_part(self._kept)
         self._parts.append(part)
-        self.count += len(values)
-        self.any_value = self.any_value or not bool(part[2].all())
+        self._any_packed = self._any_packed or not bool(part[2].all())
+        self._kept = []
 
     def build(self) -> TextColumn:
-        if self.count <= TextColumn.SMALL:
-            values: list[str | None] = []
-            for text, lengths, missing in self._parts:
-                start = 0
-                for length, none in zip(lengths.tolist(), missing.tolist(), strict=True):
-                    values.append(None if none else text[start : start + length])
-                    start += length
-            return TextColumn(values)
+        if not self._parts:
+            return TextColumn(self._kept)
+        if self._kept:
+            self._pack()
         column = TextColumn.__new__(TextColumn)
         column._small = None
         column._joined(

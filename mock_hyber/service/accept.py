@@ -50,6 +50,7 @@ class _BroadcastEnvelope(BroadcastRequest):
 
 SAFE_TEXT = 167  # a text this short fits every limit: 1,000 characters, 5 SMS segments
 SLICE = 200  # recipients filled at a time by the intake loop (about 1 ms)
+SMALL_COMMIT = 64  # up to this many recipients, columns are made at once (numpy's call cost)
 DEFER_FROM = 1000  # recipients from which an async request is filled after its answer
 LARGE_REQUEST = 1000  # recipients from which the garbage collector waits for the request
 EXTRA_ID_LIMIT = TOP_LEVEL_LIMITS["extra_id"]
@@ -382,9 +383,11 @@ class _Columns:
         self.extra_ids: list[str | None] = [None] * count
         self.sms_parts = [default_parts] * count
         self.rejected: dict[int, Rejection] = {}
-        # The job's columns, made a slice at a time by `commit` (no long step at the end).
-        self._phones = np.zeros(count, np.int64)
-        self._sms_parts = np.zeros(count, np.uint8)
+        # A large job's columns are made a slice at a time by `commit` (no long step at the
+        # end); a small one's at once by `fill`.
+        self._sliced = count > SMALL_COMMIT
+        self._phones: Any = np.zeros(count, np.int64) if self._sliced else None
+        self._sms_parts: Any = np.zeros(count, np.uint8) if self._sliced else None
         self._extra_ids = TextColumnBuilder()
         self._committed = 0
 
@@ -394,15 +397,21 @@ class _Columns:
 
     def commit(self, stop: int) -> None:
         """Recipients up to `stop` are done: turn the ones not yet committed into columns."""
+        if not self._sliced:
+            return
         start, self._committed = self._committed, stop
         self._phones[start:stop] = self.phones[start:stop]
         self._sms_parts[start:stop] = self.sms_parts[start:stop]
         self._extra_ids.add(self.extra_ids[start:stop])
 
     def fill(self, job: Job) -> None:
-        self.commit(len(self.phones))
-        job.phones = self._phones
-        job.sms_parts = self._sms_parts
+        if self._sliced:
+            self.commit(len(self.phones))
+            job.phones, job.sms_parts = self._phones, self._sms_parts
+        else:
+            job.phones = np.array(self.phones, dtype=np.int64)
+            job.sms_parts = np.array(self.sms_parts, dtype=np.uint8)
+            self._extra_ids.add(self.extra_ids)
         job.rejected = self.rejected
         if self._extra_ids.any_value:
             job.extra_ids = self._extra_ids.build()
