@@ -13,6 +13,7 @@ from prometheus_client.registry import Collector
 from mock_hyber.engine.lives import NEVER
 from mock_hyber.model import PLATFORM, Job, Kind
 from mock_hyber.service.inspect import upcoming_moments
+from mock_hyber.slicing import Steps, at_once, in_slices
 from mock_hyber.state import Backend
 
 
@@ -36,6 +37,11 @@ def final_counts(job: Job, now_ms: int) -> tuple[dict[tuple[str, str], int], boo
     return found, bool((final == has_final).all())
 
 
+DELIVERIES_STEP = 10_000  # callback deliveries looked at in one step
+# Per account (client_id): planned moments to come, unfinished deliveries; final counts.
+LevelFigures = tuple[dict[str, tuple[int, int]], dict[tuple[str, str], int]]
+
+
 class _Levels(Collector):
     """Values read at scrape time: nothing to keep up to date on the hot paths. Final statuses
     are derived from the plans at each account's virtual time; a job whose every message has
@@ -48,6 +54,7 @@ class _Levels(Collector):
         self._settled: dict[Job, dict[tuple[str, str], int]] = {}
         self._retired: dict[tuple[str, str], int] = {}
         self.loops: Any = dict  # each loop's {"errors", "dead"}, once the loops are wired
+        self._figures: LevelFigures | None = None  # worked out by `refresh`, for the next collect
 
     def on_removed(self, job: Job, now_ms: int) -> None:
         """A job is dropped: keep its final statuses (known only if it was ever planned)."""
@@ -57,33 +64,52 @@ class _Levels(Collector):
         for key, count in (counts or {}).items():
             self._retired[key] = self._retired.get(key, 0) + count
 
-    def _finals(self) -> CounterMetricFamily:
-        family = CounterMetricFamily(
-            "mock_hyber_messages_final",
-            "Messages with a final status, by channel (of the jobs held)",
-            labels=["channel", "status"],
-        )
-        totals: dict[tuple[str, str], int] = dict(self._retired)
-        held: set[Job] = set()
-        for account in self.backend.accounts.values():
+    async def refresh(self) -> None:
+        """Work out the levels in slices between other requests (the first look at a job
+        plans it; a store of a million messages is seconds of it): the next `collect`
+        reports them. `collect` without a refresh works them out at once."""
+        self._figures = await in_slices(self._work_out())
+
+    def _work_out(self) -> Steps[LevelFigures]:
+        per_account: dict[str, tuple[int, int]] = {}
+        for account in list(self.backend.accounts.values()):
+            events, _ = yield from upcoming_moments(account, account.clock.now_ms())
+            unfinished = 0
+            for n, delivery in enumerate(list(account.outbox.deliveries.values()), 1):
+                unfinished += delivery.status in ("pending", "queued")
+                if n % DELIVERIES_STEP == 0:
+                    yield
+            per_account[account.client_id] = (events, unfinished)
+        finals = yield from self._final_totals()
+        return per_account, finals
+
+    def _final_totals(self) -> Steps[dict[tuple[str, str], int]]:
+        counted: dict[Job, dict[tuple[str, str], int]] = {}
+        for account in list(self.backend.accounts.values()):
             now_ms = account.clock.now_ms()
-            for job in account.store.iter_jobs():
-                held.add(job)
+            for job in list(account.store.iter_jobs()):
+                if job.removed:
+                    continue  # dropped meanwhile: `on_removed` kept its counts
                 counts = self._settled.get(job)
                 if counts is None:
                     counts, settled = final_counts(job, now_ms)
                     if settled:
                         self._settled[job] = counts
+                counted[job] = counts
+                yield
+        for job in [job for job in self._settled if job not in counted]:
+            del self._settled[job]
+        # Jobs dropped while this was worked out are in `_retired` now: counted there only.
+        totals: dict[tuple[str, str], int] = dict(self._retired)
+        for job, counts in counted.items():
+            if not job.removed:
                 for key, count in counts.items():
                     totals[key] = totals.get(key, 0) + count
-        for job in [job for job in self._settled if job not in held]:
-            del self._settled[job]
-        for (channel, status), count in sorted(totals.items()):
-            family.add_metric([channel, status], count)
-        return family
+        return totals
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
-        accounts = self.backend.accounts.values()
+        figures, self._figures = self._figures or at_once(self._work_out()), None
+        per_account, finals = figures
         stored = GaugeMetricFamily(
             "mock_hyber_stored_messages", "Messages held in the store", labels=["client_id"]
         )
@@ -98,17 +124,20 @@ class _Levels(Collector):
             "Callback deliveries not finished",
             labels=["client_id"],
         )
-        for account in accounts:
+        for account in self.backend.accounts.values():
             stored.add_metric([account.client_id], len(account.store))
             jobs.add_metric([account.client_id], account.store.job_count)
-            events.add_metric(
-                [account.client_id], upcoming_moments(account, account.clock.now_ms())[0]
-            )
-            unfinished = sum(
-                1 for d in account.outbox.deliveries.values() if d.status in ("pending", "queued")
-            )
+            upcoming, unfinished = per_account.get(account.client_id, (0, 0))
+            events.add_metric([account.client_id], upcoming)
             pending.add_metric([account.client_id], unfinished)
-        yield from (stored, jobs, events, pending, self._finals())
+        family = CounterMetricFamily(
+            "mock_hyber_messages_final",
+            "Messages with a final status, by channel (of the jobs held)",
+            labels=["channel", "status"],
+        )
+        for (channel, status), count in sorted(finals.items()):
+            family.add_metric([channel, status], count)
+        yield from (stored, jobs, events, pending, family)
         errors = CounterMetricFamily(
             "mock_hyber_loop_errors",
             "Items a background loop failed on (logged; the loop went on)",
@@ -173,6 +202,10 @@ class Metrics:
 
     def on_removed(self, job: Job, now_ms: int) -> None:
         self._levels.on_removed(job, now_ms)
+
+    async def refresh(self) -> None:
+        """Work out what the next scrape reports, in slices between other requests."""
+        await self._levels.refresh()
 
     def watch_queue(self, depth: Any) -> None:
         self._queue_depth = depth

@@ -26,6 +26,7 @@ from mock_hyber.engine.force import TransitionError, forced_script
 from mock_hyber.engine.rules import MAX_CLICKS, MAX_CODE, ScenarioFile, parse_scenarios
 from mock_hyber.errors import HyberError
 from mock_hyber.loops.collector import thaw
+from mock_hyber.loops.runner import report_due
 from mock_hyber.model import Message
 from mock_hyber.reports import view_of
 from mock_hyber.schemas.control import (
@@ -64,8 +65,9 @@ MIN_RECHECK = 0.05  # real seconds between two looks of a long-poll woken by tim
 Model = TypeVar("Model", bound=BaseModel)
 
 
-def _clocks(accounts: Iterable[AccountState], **extra: Any) -> OrjsonResponse:
-    return OrjsonResponse({"clocks": {a.client_id: clock_view(a) for a in accounts}, **extra})
+async def _clocks(accounts: Iterable[AccountState], **extra: Any) -> OrjsonResponse:
+    clocks = {account.client_id: await clock_view(account) for account in accounts}
+    return OrjsonResponse({"clocks": clocks, **extra})
 
 
 def _wake(request: Request) -> None:
@@ -103,15 +105,14 @@ async def _clock_change(
 async def _after_clock_change(
     request: Request, change: ClockChange, accounts: list[AccountState]
 ) -> OrjsonResponse:
-    for account in accounts:
-        account.engine.run_due()
+    await report_due(accounts)
     _wake(request)
     backend_of(request).changes.bump()  # statuses move with the clock: long-polls look again
     if change.wait_callbacks:
         # settled false: due callbacks were still being tried at the timeout
         settled = await request.app.state.dispatcher.settle(accounts, change.timeout)
-        return _clocks(accounts, settled=settled)
-    return _clocks(accounts)
+        return await _clocks(accounts, settled=settled)
+    return await _clocks(accounts)
 
 
 # -- health, magic, codes -------------------------------------------------------------------
@@ -185,7 +186,7 @@ async def reset(request: Request, client_id: str | None = None) -> OrjsonRespons
     response_model=ClocksResponse,
 )
 async def get_clock(request: Request, client_id: str | None = None) -> OrjsonResponse:
-    return _clocks(backend_of(request).accounts_named(client_id))
+    return await _clocks(backend_of(request).accounts_named(client_id))
 
 
 @router.post(
@@ -461,8 +462,9 @@ class Transition(BaseModel):
 )
 async def transition(request: Request, message_id: str) -> OrjsonResponse:
     change = validated(Transition, await json_object(request))
+    account, _ = _find_message(backend_of(request), message_id)
+    await report_due([account])  # what was due before the change is reported first
     account, message = _find_message(backend_of(request), message_id)
-    account.engine.run_due()
     now = account.clock.now_ms()
     try:
         script = forced_script(
@@ -478,7 +480,7 @@ async def transition(request: Request, message_id: str) -> OrjsonResponse:
     except TransitionError as exc:
         raise HyberError.named("conflict", str(exc)) from None
     account.rewrite_message(message.job, message.index, script, kept=message.step)
-    account.engine.run_due()
+    await report_due([account])
     message = message_at(message.job, message.index, account.clock.now_ms())
     return OrjsonResponse(message_view(message, account.reports()))
 

@@ -18,5 +18,7 @@ router = APIRouter(tags=["operations"])
     },
 )
 async def metrics(request: Request) -> Response:
-    body = generate_latest(request.app.state.metrics.registry)
+    metrics = request.app.state.metrics
+    await metrics.refresh()  # the levels over every held job, in slices between requests
+    body = generate_latest(metrics.registry)
     return Response(body, media_type=CONTENT_TYPE_LATEST)

@@ -39,6 +39,7 @@ from mock_hyber.codes import Catalogue
 from mock_hyber.engine.plan import OUTCOMES, SEEN_CHANNELS, LegPlan, Route, _outcome_code
 from mock_hyber.engine.profile import Delay, Profile
 from mock_hyber.engine.timeline import FINAL, MOMENT_SIZE, Kind
+from mock_hyber.slicing import at_once
 
 # One moment as timeline packs it: "<IBBI" is offset, kind|FINAL, leg, code, 10 bytes, unaligned.
 MOMENT_DTYPE = np.dtype([("offset", "<u4"), ("kind", "u1"), ("leg", "u1"), ("code", "<u4")])
@@ -454,12 +455,7 @@ class Lives:
     @classmethod
     def concatenate(cls, parts: Sequence[Lives]) -> Lives:
         """The lives of consecutive groups of messages as one (the widest sets the width)."""
-        joining = cls.joining(parts)
-        while True:
-            try:
-                next(joining)
-            except StopIteration as done:
-                return done.value  # type: ignore[no-any-return]
+        return at_once(cls.joining(parts))
 
     @classmethod
     def joining(cls, parts: Sequence[Lives]) -> Generator[None, None, Lives]:

@@ -18,6 +18,7 @@ from mock_hyber.engine.plan import OUTCOMES, LegPlan, Plan, Route, compile_plan
 from mock_hyber.engine.profile import Draws, Profile
 from mock_hyber.engine.rules import CompiledRule, MagicNumber, Rule
 from mock_hyber.model import Job
+from mock_hyber.slicing import at_once
 
 SMALL_JOB = 16  # up to this many messages, plan one by one: numpy's per-call cost dominates
 # Messages drawn at a time: part of the plan's definition, since a job's one generator draws
@@ -100,13 +101,7 @@ class Planner:
         """Every message's planned life, and the indexes decided one by one (magic numbers,
         rules, rejected). The profile's draws come from the job's own generator, so the plan
         is a pure function of the seed, the account, the job's number and the request."""
-        planning = self.lives_in_slices(job, seed)
-        while True:
-            try:
-                next(planning)
-            except StopIteration as done:
-                result: tuple[Lives, set[int]] = done.value
-                return result
+        return at_once(self.lives_in_slices(job, seed))
 
     def lives_in_slices(self, job: Job, seed: int) -> Generator[None, None, tuple[Lives, set[int]]]:
         """`lives`, yielding after each slice of work (about a millisecond): every PLAN_SLICE

@@ -11,8 +11,10 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Iterable
 
 from mock_hyber.loops.task import WokenLoop
+from mock_hyber.slicing import Steps, in_slices
 from mock_hyber.state import AccountState
 
 # A slice reports due moments for about SLICE_S real seconds, STEP at a time per account
@@ -22,6 +24,20 @@ STEP = 10
 MAX_SLEEP = 1.0  # seconds; a safety net, wake-ups normally come from `wake()`
 
 log = logging.getLogger("mock_hyber.engine")
+
+
+async def report_due(accounts: Iterable[AccountState]) -> None:
+    """Report every moment due by now in these accounts (a clock change, a forced
+    transition): STEP at a time per account, in slices between other requests, as the runner
+    does. An advance of a day over a large job with callbacks is seconds of work."""
+    await in_slices(_due_reports(list(accounts)))
+
+
+def _due_reports(accounts: list[AccountState]) -> Steps[None]:
+    for account in accounts:
+        now_ms = account.clock.now_ms()
+        while not account.engine.run_until(now_ms, budget=STEP):
+            yield
 
 
 class Runner(WokenLoop):

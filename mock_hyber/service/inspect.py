@@ -18,13 +18,16 @@ from mock_hyber.engine.timeline import moments
 from mock_hyber.ids import umid_of
 from mock_hyber.model import REQUEST, Job, Message, State
 from mock_hyber.reports import ReportBuilder
+from mock_hyber.slicing import SLICE_S, Steps, in_slices
 from mock_hyber.state import AccountState
 
 
-def clock_view(account: AccountState) -> dict[str, Any]:
+async def clock_view(account: AccountState) -> dict[str, Any]:
+    """The account's clock, with its planned moments still to come (counted in slices: the
+    first look at jobs nobody read plans them)."""
     clock = account.clock
     now_ms = clock.now_ms()
-    pending, upcoming = upcoming_moments(account, now_ms)
+    pending, upcoming = await in_slices(upcoming_moments(account, now_ms))
     return {
         "now": iso(now_ms),
         "now_ms": now_ms,
@@ -38,16 +41,19 @@ def clock_view(account: AccountState) -> dict[str, Any]:
     }
 
 
-def upcoming_moments(account: AccountState, now_ms: int) -> tuple[int, int | None]:
+def upcoming_moments(account: AccountState, now_ms: int) -> Steps[tuple[int, int | None]]:
     """How many planned moments of the account's messages are still to come after `now_ms`,
-    and when the next one is."""
+    and when the next one is; a step per job."""
     count, soonest = 0, None
-    for job in account.store.iter_jobs():
+    for job in list(account.store.iter_jobs()):
+        if job.removed:
+            continue  # dropped while the work yielded
         ahead = _ahead(job, now_ms)
         if len(ahead):
             count += len(ahead)
             at = job.begin_ms + int(ahead.min())
             soonest = at if soonest is None else min(soonest, at)
+        yield
     return count, soonest
 
 
@@ -225,9 +231,6 @@ def _phone_column(job: Job, phone: str) -> np.ndarray:
         if rejection.phone is not None:
             mask[index] = rejection.phone == phone
     return mask
-
-
-SLICE_S = 0.001  # real seconds of evaluation before other requests get a turn
 
 
 async def find_messages(

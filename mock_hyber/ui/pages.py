@@ -137,7 +137,7 @@ async def message_page(request: Request, message_id: str) -> Response:
                 f"Message {message_id}",
                 {account.client_id: shown["next_ms"]},
                 message=shown,
-                clock=clock_view(account),
+                clock=await clock_view(account),
             )
     raise HyberError.named("message_not_found", message_id)
 
