@@ -355,6 +355,25 @@ def test_batch_period_counts_from_the_first_report_of_each_batch() -> None:
         assert [len(body) for body in receiver.bodies] == [3, 2]
 
 
+def test_an_advance_over_many_reports_fills_every_batch_before_any_goes() -> None:
+    """An advance reports what fell due in slices between requests; no batch may leave half
+    full meanwhile: 2,000 reports due together go as 20 full batches, on every run."""
+    settings = {
+        "callback_mode": "batched",
+        "callback_batch_size": 100,
+        "callback_batch_period": 1,
+    }
+    with Receiver() as receiver, mock_server(**settings) as mock:
+        for _ in range(2):  # 1,000 messages a request (the batch limit)
+            mock.send_batch(receiver.url, [DELIVERED] * 1000)
+        mock.advance(400)  # far past the period: only the batch size may split them
+        deadline = time.monotonic() + 20
+        while len(receiver.reports()) < 2000 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        sizes = [len(body) for body in receiver.bodies]
+    assert sizes == [100] * 20
+
+
 def test_batched_mode_per_account_override() -> None:
     accounts = [
         {

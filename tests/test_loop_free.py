@@ -1,5 +1,5 @@
 """Views over every held job are worked out in slices between requests (issue 10: keep the
-event loop free of long work). The first look at jobs nobody read plans them: 200,000 such
+event loop free of long work). The first look at jobs nobody read plans them: 300,000 such
 messages are a few hundred milliseconds of work, and a request that arrives meanwhile must
 not wait for all of it. Each case sends the slow request, then, once the server is busy with
 it, a health check: the health check must be answered first."""
@@ -19,7 +19,7 @@ from mock_hyber.testing.server import LiveServer
 from tests.receiver import Receiver
 
 ALICE = ("alice", "secret")
-JOBS, RECIPIENTS = 4, 50_000
+JOBS, RECIPIENTS = 6, 50_000
 
 
 def broadcast(first: int, callback_url: str | None = None) -> dict[str, Any]:
@@ -79,7 +79,7 @@ def health_first(server: LiveServer, method: str, path: str, body: Any = None) -
 
             await http.get("/_mock/health")  # the connection pool warmed up
             slow_task = asyncio.create_task(slow())
-            await asyncio.sleep(0.05)  # the server is at work on it now
+            await asyncio.sleep(0.02)  # the server is at work on it now (for 200 ms or more)
             await health()
             await slow_task
         return order
@@ -106,7 +106,7 @@ def test_a_view_over_every_job_lets_other_requests_in(
 def test_an_advance_that_makes_many_reports_due_lets_other_requests_in(
     server: LiveServer,
 ) -> None:
-    """An advance reports every moment due by then before it answers (200,000 callback
+    """An advance reports every moment due by then before it answers (300,000 callback
     reports here): that is done in slices too."""
     with Receiver() as receiver:
         hold_unread_jobs(server, f"{receiver.url}/dr")

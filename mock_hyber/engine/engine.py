@@ -98,6 +98,9 @@ class AccountEngine:
         self.on_change: Callable[[], None] | None = None  # wakes long-polls
         self.emitted_ms = -1
         self.skip_through_ms = -1  # after a restore: what was emitted before the restart
+        # Reporting what a clock change made due, in slices (loops.runner.report_due): while
+        # it does, the callback feeder leaves this account alone, as if it were done at once.
+        self.catching_up = 0
 
     def reset(self, clock: VirtualClock, planner: Planner) -> None:
         """Drop everything scheduled; keep listeners and the runner's wake-up."""

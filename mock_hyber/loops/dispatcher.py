@@ -110,6 +110,8 @@ class Dispatcher:
         while True:
             self._wake.clear()
             for account in self.accounts:
+                if account.engine.catching_up:
+                    continue  # a clock change is still reporting: woken once it is done
                 now_ms = account.clock.now_ms()
                 for n, delivery in enumerate(account.outbox.pop_due(now_ms), 1):
                     if not self._held(account, delivery, now_ms):
@@ -134,7 +136,7 @@ class Dispatcher:
         wait = MAX_SLEEP
         for account in self.accounts:
             due = account.outbox.next_due_ms()
-            if due is not None:
+            if due is not None and not account.engine.catching_up:
                 seconds = account.clock.real_seconds_until(due / 1000)
                 if seconds is not None:
                     wait = min(wait, seconds)

@@ -30,7 +30,16 @@ async def report_due(accounts: Iterable[AccountState]) -> None:
     """Report every moment due by now in these accounts (a clock change, a forced
     transition): STEP at a time per account, in slices between other requests, as the runner
     does. An advance of a day over a large job with callbacks is seconds of work."""
-    await in_slices(_due_reports(list(accounts)))
+    held = list(accounts)
+    for account in held:  # the callback feeder waits: no batch may go before it is filled
+        account.engine.catching_up += 1
+    try:
+        await in_slices(_due_reports(held))
+    finally:
+        for account in held:
+            account.engine.catching_up -= 1
+            if account.outbox.wake is not None:
+                account.outbox.wake()  # the feeder takes what is due now
 
 
 def _due_reports(accounts: list[AccountState]) -> Steps[None]:
