@@ -14,12 +14,11 @@ import time
 from collections.abc import Iterable
 
 from mock_hyber.loops.task import WokenLoop
-from mock_hyber.slicing import Steps, in_slices
+from mock_hyber.slicing import SLICE_S, Steps, in_slices
 from mock_hyber.state import AccountState
 
-# A slice reports due moments for about SLICE_S real seconds, STEP at a time per account
-# (each costs tens of µs: its report, its callback body), then other requests get a turn.
-SLICE_S = 0.001
+# A slice reports due moments for about SLICE_S real seconds (slicing's), STEP at a time per
+# account (each costs tens of µs: its report, its callback body), then other requests go.
 STEP = 10
 MAX_SLEEP = 1.0  # seconds; a safety net, wake-ups normally come from `wake()`
 

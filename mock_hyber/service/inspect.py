@@ -238,9 +238,14 @@ async def find_messages(
 ) -> tuple[int, list[Message]]:
     """How many messages match, and the first `limit` of them (oldest job first). Many jobs
     not read before are planned on the way: the work is done in slices between requests."""
+    return await in_slices(_matching(list(accounts), filters, limit))
+
+
+def _matching(
+    accounts: list[AccountState], filters: MessageFilter, limit: int
+) -> Steps[tuple[int, list[Message]]]:
     total = 0
     shown: list[Message] = []
-    started = time.perf_counter()
     for account in accounts:
         now_ms = account.clock.now_ms()
         for job in list(filters.jobs(account)):
@@ -250,9 +255,7 @@ async def find_messages(
             total += len(indexes)
             for index in indexes[: max(0, limit - len(shown))].tolist():
                 shown.append(message_at(job, index, now_ms))
-            if time.perf_counter() - started > SLICE_S:
-                await asyncio.sleep(0)
-                started = time.perf_counter()
+            yield
     return total, shown
 
 

@@ -6,8 +6,6 @@ evaluations of the job's lives; only the rows of the page shown become Messages.
 
 from __future__ import annotations
 
-import asyncio
-import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,11 +23,11 @@ from mock_hyber.service.inspect import (
     next_moment_ms,
     states_at,
 )
+from mock_hyber.slicing import Steps, in_slices
 from mock_hyber.state import AccountState, Backend
 
 PAGE_SIZE = 50  # recipients per page
 STATUSES = ("pending", "active", "delivered", "failed", "expired", "rejected")
-SLICE_S = 0.001  # real seconds of work before other requests get a turn
 
 
 def account_row(account: AccountState) -> dict[str, Any]:
@@ -277,8 +275,11 @@ RECENT = 20  # deliveries listed under each receiver
 async def receivers(accounts: list[AccountState]) -> list[dict[str, Any]]:
     """Callback deliveries grouped by receiver URL: counts by status, the last error, and the
     latest deliveries. One pass over the attempt log, in slices between requests."""
+    return await in_slices(_receivers(accounts))
+
+
+def _receivers(accounts: list[AccountState]) -> Steps[list[dict[str, Any]]]:
     groups: dict[str, dict[str, Any]] = {}
-    started = time.perf_counter()
     for account in accounts:
         for delivery in list(account.outbox.deliveries.values()):
             group = groups.get(delivery.url)
@@ -299,9 +300,7 @@ async def receivers(accounts: list[AccountState]) -> list[dict[str, Any]]:
             group["recent"].append(delivery)
             if len(group["recent"]) > 2 * RECENT:
                 group["recent"] = group["recent"][-RECENT:]
-            if time.perf_counter() - started > SLICE_S:
-                await asyncio.sleep(0)
-                started = time.perf_counter()
+            yield
     for group in groups.values():
         recent = sorted(group["recent"], key=lambda d: d.id)[-RECENT:]
         group["recent"] = [delivery_row(d) for d in reversed(recent)]
