@@ -179,16 +179,22 @@ def test_a_store_with_nothing_readable_is_repaired_by_starting_empty(tmp_path: P
         server.kill()
 
 
-def test_a_repair_reads_past_a_damaged_page(tmp_path: Path) -> None:
-    """One page of the jobs table overwritten: the jobs on it are lost, those on the pages
-    after it are kept (the scan steps over the damage instead of stopping there)."""
+def marked_store(tmp_path: Path, count: int) -> bytes:
+    """A store of `count` one-message jobs tagged MARK-nnnn- (findable in its pages), as
+    bytes."""
     with in_process(tmp_path) as http:
-        for n in range(300):
+        for n in range(count):
             body = batch([f"3805011{n:05d}"])
             body["tag"] = f"MARK-{n:04d}-"
             send_sync(http, body)
+    return (tmp_path / "mock.db").read_bytes()
+
+
+def test_a_repair_reads_past_a_damaged_page(tmp_path: Path) -> None:
+    """One page of the jobs table overwritten: the jobs on it are lost, those on the pages
+    after it are kept (the scan steps over the damage instead of stopping there)."""
     path = tmp_path / "mock.db"
-    data = bytearray(path.read_bytes())
+    data = bytearray(marked_store(tmp_path, 300))
     page = 4096
     at = data.index(b"MARK-0150-") // page * page
     lost = {int(tag[5:9]) for tag in re.findall(rb"MARK-\d{4}-", bytes(data[at : at + page]))}
@@ -257,13 +263,8 @@ def test_a_repair_stopped_before_the_swap_leaves_a_store_that_is_refused_again(
     """The fresh store is put in place last: a repair that stops before (here the rename
     fails, as a kill would stop it) leaves the damaged store where it was, refused again, and
     a second repair finishes the job."""
-    with in_process(tmp_path) as http:
-        for n in range(100):
-            body = batch([f"3805011{n:05d}"])
-            body["tag"] = f"MARK-{n:04d}-"
-            send_sync(http, body)
     path = tmp_path / "mock.db"
-    data = bytearray(path.read_bytes())
+    data = bytearray(marked_store(tmp_path, 100))
     at = data.index(b"MARK-0050-") // 4096 * 4096
     data[at : at + 4096] = b"\xde\xad\xbe\xef" * 1024
     path.write_bytes(bytes(data))
